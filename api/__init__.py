@@ -1,0 +1,1 @@
+"""The FastAPI front end: carts, checkout, orders, admin, health."""

@@ -1,0 +1,36 @@
+"""The connections one API process holds: a PostgreSQL pool, a Redis client, a Temporal client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as redis
+from temporalio.client import Client
+
+from commerce.settings import Settings
+
+
+@dataclass
+class Resources:
+    pool: asyncpg.Pool
+    redis: redis.Redis
+    temporal: Client
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Resources:
+        """Connect lazily where the driver allows, so the API starts (and reports not ready)
+        while a dependency is down instead of crash-looping."""
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=0, max_size=settings.database_pool_max
+        )
+        assert pool is not None
+        client = redis.from_url(settings.redis_url, decode_responses=True)
+        temporal = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+        )
+        return cls(pool=pool, redis=client, temporal=temporal)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.pool.close()

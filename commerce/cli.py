@@ -1,0 +1,122 @@
+"""The `commerce` command: infra, dev, api, worker, migrate, token, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from commerce.settings import Settings, get_settings
+
+_ENV_NAMES = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE"}
+
+
+def _setting_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "settings"
+        name = _ENV_NAMES.get(field, f"COMMERCE_{field.upper()}")
+        problems.append(f"{name}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def _cmd_infra(settings: Settings, _: argparse.Namespace) -> int:
+    from commerce.infra import run_infra
+
+    return asyncio.run(run_infra(settings))
+
+
+def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+    from commerce.dev import run_dev
+
+    return asyncio.run(run_dev(settings))
+
+
+def _cmd_api(settings: Settings, _: argparse.Namespace) -> int:
+    from api.server import serve
+
+    serve(settings)
+    return 0
+
+
+def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    from worker import run_worker
+
+    return asyncio.run(run_worker(settings))
+
+
+def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from commerce.connections import migrate
+
+    applied = asyncio.run(migrate(settings))
+    print(f"schema up to date ({len(applied)} migration(s) applied)")
+    return 0
+
+
+def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from commerce.tokens import mint_token
+
+    roles = sorted({"customer", *args.role})
+    print(mint_token(settings, args.subject, roles, ttl_s=args.ttl))
+    return 0
+
+
+def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from commerce.bench import run_bench
+
+    return asyncio.run(run_bench(settings, args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="commerce", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("infra", help="start embedded Temporal, PostgreSQL and Redis; print addresses")
+    sub.add_parser("dev", help="infra + migrations + demo catalog + one worker + the API on :8084")
+    sub.add_parser("api", help="serve the HTTP API")
+    sub.add_parser("worker", help="run a Temporal worker (workflows, activities, projector)")
+    sub.add_parser("migrate", help="apply the event store and read model schema (idempotent)")
+    token = sub.add_parser("token", help="print a JWT for local use")
+    token.add_argument("subject", help="customer id (the `sub` claim)")
+    token.add_argument("--role", action="append", default=[], choices=["customer", "admin"])
+    token.add_argument("--ttl", type=int, default=None, help="seconds until it expires")
+    bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
+    bench.add_argument("--quick", action="store_true", help="small counts, for CI")
+    bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
+    return parser
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "infra": _cmd_infra,
+    "dev": _cmd_dev,
+    "api": _cmd_api,
+    "worker": _cmd_worker,
+    "migrate": _cmd_migrate,
+    "token": _cmd_token,
+    "bench": _cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        print(f"commerce: bad setting: {_setting_error(error)}", file=sys.stderr)
+        return 2
+    from commerce.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        return _COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, TimeoutError, RuntimeError) as error:
+        print(f"commerce {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""`commerce dev` (= `make run`): embedded infra, schema, demo catalog, one worker and the API."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from commerce.connections import migrate
+from commerce.embedded import EmbeddedServer, port_answers
+from commerce.infra import address_lines, running_infrastructure, wait_for_stop_or_crash
+from commerce.settings import Settings
+
+
+@dataclass
+class CommerceProcess(EmbeddedServer):
+    """A `commerce <role>` child process; ready when its port answers (or at once, without one)."""
+
+    role: str = "api"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "commerce.cli", self.role]
+
+    async def answers(self) -> bool:
+        return await port_answers(self.port) if self.port else True
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """Addresses for the children, so they reach exactly the servers this process started."""
+    env = dict(line.split("=", 1) for line in address_lines(settings))
+    env["COMMERCE_DATA_DIR"] = str(settings.data_dir.resolve())
+    return env
+
+
+async def run_dev(settings: Settings) -> int:
+    async with running_infrastructure(settings) as servers:
+        applied = await migrate(settings)
+        print(f"# schema up to date ({len(applied)} migration(s) applied now)", flush=True)
+        await load_demo_catalog_once(settings)
+        logs = settings.data_dir.resolve() / "logs"
+        env = child_environment(settings)
+        worker = CommerceProcess("worker", logs, 0, role="worker", env=env)
+        api = CommerceProcess("api", logs, settings.api_port, role="api", env=env)
+        children: list[EmbeddedServer] = [worker, api]
+        try:
+            await worker.start()
+            await api.start()
+            for line in address_lines(settings):
+                print(line, flush=True)
+            print(
+                f"# API: http://{settings.api_host}:{settings.api_port}/docs"
+                f"  Temporal UI: {settings.temporal_ui_url}"
+                f"  logs: {logs}  (Ctrl-C stops everything)",
+                flush=True,
+            )
+            crashed = await wait_for_stop_or_crash([*servers, *children])
+        finally:
+            for child in reversed(children):
+                await child.stop()
+    if crashed:
+        print(f"error: {crashed} exited unexpectedly; see its log under {logs}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def load_demo_catalog_once(settings: Settings) -> None:
+    """The demo catalog is loaded by the catalog module once it exists (see eventstore.catalog)."""
+    try:
+        from eventstore.catalog import load_demo_catalog
+    except ImportError:
+        return
+    await load_demo_catalog(settings.database_url)

@@ -1,0 +1,80 @@
+"""`commerce infra`: start the embedded servers the settings do not point elsewhere, supervise them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from commerce.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServer, EmbeddedTemporal
+from commerce.settings import Settings
+
+
+def embedded_servers(settings: Settings) -> list[EmbeddedServer]:
+    """One embedded server per address setting the operator left at its default."""
+    data = settings.data_dir.resolve()
+    servers: list[EmbeddedServer] = []
+    if not settings.is_external("database_url"):
+        servers.append(
+            EmbeddedPostgres("postgres", data / "postgres", settings.embedded_postgres_port)
+        )
+    if not settings.is_external("redis_url"):
+        servers.append(EmbeddedRedis("redis", data / "redis", settings.embedded_redis_port))
+    if not settings.is_external("temporal_address"):
+        servers.append(EmbeddedTemporal(
+            "temporal", data / "temporal", settings.embedded_temporal_port,
+            ui_port=settings.temporal_ui_port,
+        ))  # fmt: skip
+    return servers
+
+
+def address_lines(settings: Settings) -> list[str]:
+    return [
+        f"COMMERCE_DATABASE_URL={settings.database_url}",
+        f"COMMERCE_REDIS_URL={settings.redis_url}",
+        f"TEMPORAL_ADDRESS={settings.temporal_address}",
+    ]
+
+
+@contextlib.asynccontextmanager
+async def running_infrastructure(settings: Settings) -> AsyncIterator[list[EmbeddedServer]]:
+    """Start the embedded servers together; stop them all (reverse order) however the block ends."""
+    servers = embedded_servers(settings)
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield servers
+    finally:
+        for server in reversed(servers):
+            await server.stop()
+
+
+async def wait_for_stop_or_crash(servers: list[EmbeddedServer]) -> str | None:
+    """Block until SIGINT/SIGTERM (returns None) or a child dies (returns its name)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not stop.is_set():
+            for server in servers:
+                if server.process is not None and server.process.returncode is not None:
+                    return server.name
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        return None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def run_infra(settings: Settings) -> int:
+    async with running_infrastructure(settings) as servers:
+        for line in address_lines(settings):
+            print(line, flush=True)
+        print(f"# Temporal UI: {settings.temporal_ui_url}  (Ctrl-C stops everything)", flush=True)
+        crashed = await wait_for_stop_or_crash(servers)
+    if crashed:
+        print(f"error: embedded {crashed} exited unexpectedly", flush=True)
+        return 1
+    return 0

@@ -1,0 +1,120 @@
+"""Every knob of the service, read once from the environment (see the README's table)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+EMBEDDED_POSTGRES_PORT = 55432
+EMBEDDED_REDIS_PORT = 56379
+EMBEDDED_TEMPORAL_PORT = 7233
+EMBEDDED_TEMPORAL_UI_PORT = 8233
+
+
+class Settings(BaseSettings):
+    """Configuration of every commerce process. Env vars use the `COMMERCE_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMERCE_", extra="ignore")
+    _external: set[str] = PrivateAttr(default_factory=set)
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".data")
+
+    # Address settings left unset mean "start the embedded server on this machine's loopback".
+    embedded_postgres_port: int = Field(default=EMBEDDED_POSTGRES_PORT, ge=1, le=65535)
+    embedded_redis_port: int = Field(default=EMBEDDED_REDIS_PORT, ge=1, le=65535)
+    embedded_temporal_port: int = Field(default=EMBEDDED_TEMPORAL_PORT, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=EMBEDDED_TEMPORAL_UI_PORT, ge=1, le=65535)
+
+    database_url: str = ""  # "" = embedded, derived below
+    database_pool_min: int = Field(default=2, ge=1)
+    database_pool_max: int = Field(default=20, ge=1)
+    redis_url: str = ""
+    temporal_address: str = Field(
+        default="",
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "COMMERCE_TEMPORAL_ADDRESS"),
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "COMMERCE_TEMPORAL_NAMESPACE"),
+    )
+    temporal_ui_url: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8084, ge=1, le=65535)
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+
+    jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_ttl_s: int = Field(default=3600, ge=1)
+
+    cart_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+
+    saga_step_max_attempts: int = Field(default=10, ge=1)
+    saga_step_initial_retry_ms: int = Field(default=1000, ge=1)
+    saga_stall_timeout_s: int = Field(default=86400, ge=1)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, url: str) -> str:
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return url
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, address: str) -> str:
+        host, _, port = address.rpartition(":")
+        if address and (not host or not port.isdigit()):
+            raise ValueError("must be host:port")
+        return address
+
+    @model_validator(mode="after")
+    def _embedded_addresses(self) -> Settings:
+        self._external = {
+            name
+            for name in ("database_url", "redis_url", "temporal_address")
+            if getattr(self, name)
+        }
+        self.database_url = self.database_url or (
+            f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/commerce"
+        )
+        self.redis_url = self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        self.temporal_address = self.temporal_address or f"127.0.0.1:{self.embedded_temporal_port}"
+        self.temporal_ui_url = self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        if self.environment == "production" and not (self.jwt_secret or self.jwt_jwks_url):
+            raise ValueError("production needs COMMERCE_JWT_SECRET or COMMERCE_JWT_JWKS_URL")
+        if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("COMMERCE_JWT_SECRET is the development default")
+        return self
+
+    def is_external(self, name: str) -> bool:
+        """True when the operator named this server, so no embedded one is started for it."""
+        return name in self._external
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""JWT secrets and local tokens. In development a random secret is generated once per data dir."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import jwt
+
+from commerce.settings import Settings
+
+
+def _secret_file(settings: Settings) -> Path:
+    return settings.data_dir / "jwt-secret"
+
+
+def signing_secret(settings: Settings) -> str:
+    """The HS256 secret: the configured one, else one kept in the data dir (created on first use)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = _secret_file(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = path.with_suffix(".tmp")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        candidate.replace(path)
+    return path.read_text().strip()
+
+
+def mint_token(settings: Settings, subject: str, roles: list[str], ttl_s: int | None = None) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": subject,
+        "roles": roles,
+        "iat": now,
+        "exp": now + (ttl_s if ttl_s is not None else settings.jwt_ttl_s),
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, signing_secret(settings), algorithm="HS256")

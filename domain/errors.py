@@ -1,0 +1,94 @@
+"""Domain error types; adapters map them to HTTP and Temporal errors in one place each."""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error raised by the domain model."""
+
+
+class InvalidTransition(DomainError):
+    """A command is not allowed in the aggregate's current status."""
+
+    def __init__(self, status: str, event_type: str, detail: str = "") -> None:
+        self.status = status
+        self.event_type = event_type
+        self.detail = detail
+        message = f"cannot record {event_type} while order is {status}"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+    # Exceptions cross process boundaries (Temporal, multiprocessing) by pickle,
+    # which would otherwise re-call __init__ with the formatted message only.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status, self.event_type, self.detail))
+
+
+class InvalidMoney(DomainError):
+    """An amount or currency is malformed."""
+
+
+class CurrencyMismatch(DomainError):
+    """Arithmetic between amounts in different currencies."""
+
+
+class AmountMismatch(DomainError):
+    """A payment amount differs from the order total."""
+
+
+class EmptyOrder(DomainError):
+    """An order needs at least one line."""
+
+
+class InvalidQuantity(DomainError):
+    """A line quantity is outside the allowed range."""
+
+
+class CartNotActive(DomainError):
+    """A converted cart can no longer be changed."""
+
+
+class CartLineNotFound(DomainError, KeyError):
+    """The cart has no line for the given sku."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+class UnknownEventType(DomainError, KeyError):
+    """A stored event's type name has no registered event class."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+class BusinessRuleViolation(DomainError):
+    """A failure the business expects; the saga compensates instead of retrying."""
+
+    default_message = "business rule violated"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class PaymentDeclined(BusinessRuleViolation):
+    """The payment provider refused to authorize the amount."""
+
+    default_message = "the payment was declined"
+
+
+class OutOfStock(BusinessRuleViolation):
+    """Not enough stock is available to reserve every line."""
+
+    default_message = "an item is out of stock"
+
+
+class AddressRejected(BusinessRuleViolation):
+    """The shipping provider cannot deliver to the address."""
+
+    default_message = "the shipping address was rejected"
+
+
+class CaptureDeclined(BusinessRuleViolation):
+    """The payment provider refused to capture an authorized amount."""
+
+    default_message = "the payment capture was declined"

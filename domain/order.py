@@ -1,0 +1,172 @@
+"""The order aggregate: commands decide and record events; `apply` changes state."""
+
+from collections.abc import Iterable
+
+from domain import events as ev
+from domain.errors import AmountMismatch, InvalidTransition
+from domain.order_state import OrderState
+from domain.status import REVERSIBLE_STATUSES, STALLABLE_STATUSES, TERMINAL_STATUSES, OrderStatus
+from domain.values import price_lines
+
+__all__ = ["TERMINAL_STATUSES", "Order", "OrderStatus"]
+
+S = OrderStatus
+
+
+class Order(OrderState):
+    """An order in the fulfilment saga; new events wait in `pending_events` to be stored."""
+
+    def __init__(self, placed: ev.OrderPlaced) -> None:
+        super().__init__(placed)
+        self.pending_events: list[ev.DomainEvent] = []
+
+    @classmethod
+    def place(
+        cls,
+        order_id: str,
+        customer_id: str,
+        cart_id: str,
+        currency: str,
+        lines: Iterable[ev.OrderLine],
+        shipping_address: ev.ShippingAddress,
+    ) -> "Order":
+        order_lines = tuple(lines)
+        subtotal = price_lines(currency, order_lines)
+        placed = ev.OrderPlaced(
+            order_id=order_id,
+            customer_id=customer_id,
+            cart_id=cart_id,
+            currency=currency,
+            lines=order_lines,
+            shipping_address=shipping_address,
+            subtotal=subtotal,
+            total=subtotal,
+        )
+        order = cls(placed)
+        order.pending_events.append(placed)
+        return order
+
+    @classmethod
+    def rehydrate(cls, events: Iterable[ev.DomainEvent]) -> "Order":
+        """Rebuild an order from its stored stream, which starts with OrderPlaced."""
+        stream = iter(events)
+        placed = next(stream, None)
+        if not isinstance(placed, ev.OrderPlaced):
+            raise ValueError(f"an order stream starts with OrderPlaced, not {placed!r}")
+        order = cls(placed)
+        for event in stream:
+            order.apply(event)
+        return order
+
+    def authorize_payment(self, authorization_id: str, amount: int) -> None:
+        self._require(ev.PaymentAuthorized, S.PENDING)
+        self._require_total(amount)
+        self._record(
+            ev.PaymentAuthorized(
+                order_id=self.order_id, authorization_id=authorization_id, amount=amount
+            )
+        )
+
+    def reserve_inventory(self, reservation_id: str) -> None:
+        self._require(ev.InventoryReserved, S.PAYMENT_AUTHORIZED)
+        self._record(ev.InventoryReserved(order_id=self.order_id, reservation_id=reservation_id))
+
+    def create_shipment(self, shipment_id: str, tracking_number: str) -> None:
+        self._require(ev.ShipmentCreated, S.INVENTORY_RESERVED)
+        self._record(
+            ev.ShipmentCreated(
+                order_id=self.order_id, shipment_id=shipment_id, tracking_number=tracking_number
+            )
+        )
+
+    def confirm(self) -> None:
+        self._require(ev.OrderConfirmed, S.SHIPMENT_CREATED)
+        self._record(ev.OrderConfirmed(order_id=self.order_id))
+
+    def capture_payment(self, capture_id: str, amount: int) -> None:
+        self._require(ev.PaymentCaptured, S.CONFIRMED)
+        self._require_total(amount)
+        self._record(
+            ev.PaymentCaptured(order_id=self.order_id, capture_id=capture_id, amount=amount)
+        )
+
+    def record_notifications(self, channels: Iterable[str]) -> None:
+        self._require(ev.NotificationsSent, S.PAYMENT_CAPTURED)
+        already_sent = self.notification_channels is not None
+        self._refuse_if(already_sent, ev.NotificationsSent, "notifications were already sent")
+        self._record(ev.NotificationsSent(order_id=self.order_id, channels=tuple(channels)))
+
+    def complete(self) -> None:
+        self._require(ev.OrderCompleted, S.PAYMENT_CAPTURED)
+        self._record(ev.OrderCompleted(order_id=self.order_id))
+
+    def stall(self, step: str, error: str) -> None:
+        self._require(ev.SagaStalled, *STALLABLE_STATUSES)
+        self._record(ev.SagaStalled(order_id=self.order_id, step=step, error=error))
+
+    def resume(self, step: str) -> None:
+        self._require(ev.SagaResumed, S.STALLED)
+        # Resuming another step than the one that stalled would silently skip it.
+        wrong_step = step != self.stalled_step
+        self._refuse_if(wrong_step, ev.SagaResumed, f"the stalled step is {self.stalled_step}")
+        self._record(ev.SagaResumed(order_id=self.order_id, step=step))
+
+    def start_compensation(self, reason: str, step: str) -> None:
+        self._require(ev.CompensationStarted, *REVERSIBLE_STATUSES, S.STALLED)
+        captured = self.status is S.STALLED and self.resume_status not in REVERSIBLE_STATUSES
+        self._refuse_if(captured, ev.CompensationStarted, "payment was already captured")
+        self._record(ev.CompensationStarted(order_id=self.order_id, reason=reason, step=step))
+
+    def request_cancellation(self, reason: str) -> None:
+        """Cancel before capture; this is itself the start of compensation."""
+        self._refuse_if(not self.can_be_cancelled, ev.CancellationRequested, "too late to cancel")
+        self._record(ev.CancellationRequested(order_id=self.order_id, reason=reason))
+        # So every compensation, after a failed step or a cancel, is counted the same way.
+        self._record(ev.CompensationStarted(order_id=self.order_id, reason=reason, step="cancel"))
+
+    def void_payment(self) -> None:
+        auth_id = self._undoable(ev.PaymentVoided, self.authorization_id, self.payment_voided)
+        self._record(ev.PaymentVoided(order_id=self.order_id, authorization_id=auth_id))
+
+    def release_reservation(self) -> None:
+        released = self.reservation_released
+        res_id = self._undoable(ev.ReservationReleased, self.reservation_id, released)
+        self._record(ev.ReservationReleased(order_id=self.order_id, reservation_id=res_id))
+
+    def cancel_shipment(self) -> None:
+        ship_id = self._undoable(ev.ShipmentCancelled, self.shipment_id, self.shipment_cancelled)
+        self._record(ev.ShipmentCancelled(order_id=self.order_id, shipment_id=ship_id))
+
+    def fail(self, reason: str, step: str) -> None:
+        # From pending: a decline at the first step has nothing to undo.
+        self._require(ev.OrderFailed, S.COMPENSATING, S.PENDING)
+        self._record(ev.OrderFailed(order_id=self.order_id, reason=reason, step=step))
+
+    def mark_cancelled(self, reason: str) -> None:
+        self._require(ev.OrderCancelled, S.COMPENSATING)
+        not_requested = self.cancellation_reason is None
+        self._refuse_if(not_requested, ev.OrderCancelled, "no cancellation was requested")
+        self._record(ev.OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def _record(self, event: ev.DomainEvent) -> None:
+        self.apply(event)
+        self.pending_events.append(event)
+
+    def _require(self, event: type[ev.DomainEvent], *allowed: OrderStatus) -> None:
+        self._refuse_if(self.status not in allowed, event)
+
+    def _undoable(self, event: type[ev.DomainEvent], done_id: str | None, undone: bool) -> str:
+        """The id of the thing to undo, if it was done and is not undone yet."""
+        self._require(event, S.COMPENSATING)
+        if done_id is None:
+            raise InvalidTransition(self.status, event.type, "nothing to undo")
+        self._refuse_if(undone, event, "already undone")
+        return done_id
+
+    def _require_total(self, amount: int) -> None:
+        if amount != self.total:
+            raise AmountMismatch(f"amount {amount} is not the order total {self.total}")
+
+    def _refuse_if(self, refused: bool, event: type[ev.DomainEvent], detail: str = "") -> None:
+        if refused:
+            raise InvalidTransition(self.status, event.type, detail)

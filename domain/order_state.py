@@ -1,0 +1,125 @@
+"""The order aggregate's state and how each event changes it; no decisions here."""
+
+from typing import Any
+
+from domain.errors import InvalidTransition
+from domain.events import (
+    CancellationRequested,
+    CompensationStarted,
+    DomainEvent,
+    InventoryReserved,
+    NotificationsSent,
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderFailed,
+    OrderPlaced,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentVoided,
+    ReservationReleased,
+    SagaResumed,
+    SagaStalled,
+    ShipmentCancelled,
+    ShipmentCreated,
+)
+from domain.status import REVERSIBLE_STATUSES, TERMINAL_STATUSES, OrderStatus
+
+
+class OrderState:
+    """Fields of an order, built from its OrderPlaced event and changed only by `apply`."""
+
+    def __init__(self, placed: OrderPlaced) -> None:
+        self.order_id = placed.order_id
+        self.customer_id = placed.customer_id
+        self.cart_id = placed.cart_id
+        self.currency = placed.currency
+        self.lines = placed.lines
+        self.shipping_address = placed.shipping_address
+        self.subtotal = placed.subtotal
+        self.total = placed.total
+        self.status = OrderStatus.PENDING
+        self.version = 1
+        self.authorization_id: str | None = None
+        self.reservation_id: str | None = None
+        self.shipment_id: str | None = None
+        self.tracking_number: str | None = None
+        self.capture_id: str | None = None
+        self.notification_channels: tuple[str, ...] | None = None
+        self.failure_reason: str | None = None
+        self.cancellation_reason: str | None = None
+        self.compensation_step: str | None = None
+        self.stalled_step: str | None = None
+        self.stalled_error: str | None = None
+        self.resume_status: OrderStatus | None = None
+        self.payment_voided = False
+        self.reservation_released = False
+        self.shipment_cancelled = False
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def can_be_cancelled(self) -> bool:
+        """True until payment is captured, also while a pre-capture step is stalled."""
+        if self.status is OrderStatus.STALLED:
+            return self.resume_status in REVERSIBLE_STATUSES
+        return self.status in REVERSIBLE_STATUSES
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every state field, for comparing two orders (e.g. live against replayed)."""
+        return {name: value for name, value in vars(self).items() if name != "pending_events"}
+
+    def apply(self, event: DomainEvent) -> None:
+        """Change state for one event; events are facts, so nothing is refused here."""
+        match event:
+            case PaymentAuthorized():
+                self.authorization_id = event.authorization_id
+                self.status = OrderStatus.PAYMENT_AUTHORIZED
+            case InventoryReserved():
+                self.reservation_id = event.reservation_id
+                self.status = OrderStatus.INVENTORY_RESERVED
+            case ShipmentCreated():
+                self.shipment_id = event.shipment_id
+                self.tracking_number = event.tracking_number
+                self.status = OrderStatus.SHIPMENT_CREATED
+            case OrderConfirmed():
+                self.status = OrderStatus.CONFIRMED
+            case PaymentCaptured():
+                self.capture_id = event.capture_id
+                self.status = OrderStatus.PAYMENT_CAPTURED
+            case NotificationsSent():
+                self.notification_channels = event.channels
+            case OrderCompleted():
+                self.status = OrderStatus.COMPLETED
+            case SagaStalled():
+                self.resume_status = self.status
+                self.stalled_step, self.stalled_error = event.step, event.error
+                self.status = OrderStatus.STALLED
+            case SagaResumed():
+                # Only a stream that skipped SagaStalled lacks resume_status; stay readable then.
+                self.status = self.resume_status or OrderStatus.PENDING
+                self.resume_status = self.stalled_step = self.stalled_error = None
+            case CancellationRequested():
+                self.cancellation_reason = event.reason
+                self.status = OrderStatus.COMPENSATING
+            case CompensationStarted():
+                self.compensation_step = event.step
+                self.resume_status = None
+                self.status = OrderStatus.COMPENSATING
+            case PaymentVoided():
+                self.payment_voided = True
+            case ReservationReleased():
+                self.reservation_released = True
+            case ShipmentCancelled():
+                self.shipment_cancelled = True
+            case OrderFailed():
+                self.failure_reason = event.reason
+                self.status = OrderStatus.FAILED
+            case OrderCancelled():
+                self.status = OrderStatus.CANCELLED
+            case _:
+                # A second OrderPlaced (or a new event type) means a corrupt stream.
+                raise InvalidTransition(self.status, event.type, "not applicable to a placed order")
+        self.version += 1

@@ -1,0 +1,71 @@
+"""Events of the saga's unhappy paths: stalls, cancellation, compensation, failure."""
+
+from dataclasses import dataclass
+
+from domain.event_base import DomainEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SagaStalled(DomainEvent):
+    """A step spent its retry budget and waits for an operator."""
+
+    step: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SagaResumed(DomainEvent):
+    """An operator retried the stalled step."""
+
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationStarted(DomainEvent):
+    """Undoing began; `step` is the step that failed, or "cancel"."""
+
+    reason: str
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancellationRequested(DomainEvent):
+    """The customer asked to cancel before payment was captured."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentVoided(DomainEvent):
+    """The authorization was released without taking money."""
+
+    authorization_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationReleased(DomainEvent):
+    """Reserved stock went back on sale."""
+
+    reservation_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShipmentCancelled(DomainEvent):
+    """The shipping provider dropped the parcel."""
+
+    shipment_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderFailed(DomainEvent):
+    """The order ended because `step` failed for `reason`."""
+
+    reason: str
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCancelled(DomainEvent):
+    """The order ended at the customer's request."""
+
+    reason: str

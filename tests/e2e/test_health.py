@@ -1,0 +1,41 @@
+"""Health probes through the HTTP app against the real servers."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from api.app import create_app
+from commerce.embedded import free_port
+from commerce.settings import Settings
+
+
+async def test_live_answers_while_the_process_is_up(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/health/live")
+    assert answer.status_code == 200
+
+
+async def test_ready_when_postgres_redis_and_temporal_answer(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/health/ready")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["checks"] == {"postgres": "ok", "redis": "ok", "temporal": "ok"}
+
+
+async def test_not_ready_names_the_server_that_does_not_answer(settings: Settings) -> None:
+    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    app: FastAPI = create_app(broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/health/ready")
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    body = answer.json()
+    assert body["checks"]["redis"].startswith("unavailable")
+    assert body["checks"]["postgres"] == "ok" and body["checks"]["temporal"] == "ok"
+    assert "redis" in body["detail"]
+
+
+async def test_openapi_and_docs_are_served(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/openapi.json")).json()["info"]["title"] == "Commerce API"
+    assert (await http.get("/docs")).status_code == 200

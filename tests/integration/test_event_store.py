@@ -1,0 +1,135 @@
+"""The event store on a real PostgreSQL: round trip, optimistic concurrency, retry safety, feed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from eventstore.store import NO_STREAM, ConcurrencyError, EventStore, NewEvent
+
+
+def _event(kind: str = "Something", **data: object) -> NewEvent:
+    return NewEvent(uuid.uuid4(), kind, dict(data), {"correlation_id": "c-1", "actor": "test"})
+
+
+def _stream() -> str:
+    return f"order-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool) -> EventStore:
+    return EventStore(pool)
+
+
+async def test_appended_events_read_back_in_order_with_data_and_metadata(store: EventStore) -> None:
+    stream = _stream()
+    events = [_event("OrderPlaced", total=1999), _event("PaymentAuthorized", amount=1999)]
+
+    version = await store.append(stream, events, NO_STREAM)
+
+    recorded = await store.read_stream(stream)
+    assert version == 2
+    assert [r.stream_version for r in recorded] == [1, 2]
+    assert [(r.event_id, r.type, r.data, r.metadata) for r in recorded] == [
+        (e.event_id, e.type, e.data, e.metadata) for e in events
+    ]
+    assert recorded[0].recorded_at <= recorded[1].recorded_at
+
+
+async def test_append_at_a_stale_version_raises_concurrency_error(store: EventStore) -> None:
+    stream = _stream()
+    await store.append(stream, [_event(), _event()], NO_STREAM)
+
+    with pytest.raises(ConcurrencyError) as raised:
+        await store.append(stream, [_event()], 1)
+
+    assert raised.value.actual_version == 2
+    assert len(await store.read_stream(stream)) == 2
+
+
+async def test_append_ahead_of_the_stream_is_refused_and_leaves_no_gap(store: EventStore) -> None:
+    stream = _stream()
+    with pytest.raises(ConcurrencyError):
+        await store.append(stream, [_event()], 3)
+    assert await store.read_stream(stream) == []
+
+
+async def test_twenty_concurrent_appends_at_one_version_exactly_one_wins(store: EventStore) -> None:
+    stream = _stream()
+    await store.append(stream, [_event()], NO_STREAM)
+
+    results = await asyncio.gather(
+        *(store.append(stream, [_event(n=n)], 1) for n in range(20)), return_exceptions=True
+    )
+
+    winners = [r for r in results if r == 2]
+    losers = [r for r in results if isinstance(r, ConcurrencyError)]
+    assert (len(winners), len(losers)) == (1, 19)
+    assert len(await store.read_stream(stream)) == 2
+
+
+async def test_reappending_the_same_events_is_a_no_op(store: EventStore) -> None:
+    stream = _stream()
+    events = [_event("A"), _event("B")]
+    await store.append(stream, events, NO_STREAM)
+    await store.append(stream, [_event("C")], 2)
+
+    again = await store.append(stream, events, NO_STREAM)
+
+    assert again == 3
+    assert [r.type for r in await store.read_stream(stream)] == ["A", "B", "C"]
+
+
+async def test_partly_new_batch_at_a_stale_version_is_a_conflict(store: EventStore) -> None:
+    stream = _stream()
+    first = _event("A")
+    await store.append(stream, [first], NO_STREAM)
+    with pytest.raises(ConcurrencyError):
+        await store.append(stream, [first, _event("B")], NO_STREAM)
+    assert [r.type for r in await store.read_stream(stream)] == ["A"]
+
+
+async def test_global_feed_lists_every_stream_in_commit_order(store: EventStore) -> None:
+    start = await store.head_position()
+    one, two = _stream(), _stream()
+    await store.append(one, [_event("A1")], NO_STREAM)
+    await store.append(two, [_event("B1"), _event("B2")], NO_STREAM)
+    await store.append(one, [_event("A2")], 1)
+
+    feed = [r for r in await store.read_all(start) if r.stream_id in (one, two)]
+
+    assert [r.type for r in feed] == ["A1", "B1", "B2", "A2"]
+    positions = [r.global_position for r in feed]
+    assert positions == sorted(positions)
+    assert [r.type for r in await store.read_all(feed[1].global_position, limit=2)][:2] == [
+        "B2",
+        "A2",
+    ]
+
+
+async def test_feed_holds_back_events_of_a_transaction_still_open(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    start = await store.head_position()
+    stream = _stream()
+    async with pool.acquire() as slow:
+        tx = slow.transaction()
+        await tx.start()
+        await slow.execute(
+            "INSERT INTO events (stream_id, stream_version, event_id, event_type, data)"
+            " VALUES ($1, 1, $2, 'Slow', '{}')",
+            stream,
+            uuid.uuid4(),
+        )
+        later = _stream()
+        await store.append(later, [_event("Fast")], NO_STREAM)
+
+        held = [r.stream_id for r in await store.read_all(start)]
+        assert stream not in held and later not in held
+        await tx.commit()
+
+    seen = [r.type for r in await store.read_all(start) if r.stream_id in (stream, later)]
+    assert seen == ["Slow", "Fast"]

@@ -1,0 +1,115 @@
+"""`commerce infra` as a user runs it: addresses, readiness, clean stop, data kept across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from temporalio.client import Client
+
+from commerce.embedded import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMMERCE_", "TEMPORAL_"))}
+    env.update(
+        COMMERCE_DATA_DIR=str(data_dir),
+        COMMERCE_EMBEDDED_POSTGRES_PORT=str(free_port()),
+        COMMERCE_EMBEDDED_REDIS_PORT=str(free_port()),
+        COMMERCE_EMBEDDED_TEMPORAL_PORT=str(free_port()),
+        COMMERCE_TEMPORAL_UI_PORT=str(free_port()),
+    )
+    return env
+
+
+async def _start_infra(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "infra",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    addresses: dict[str, str] = {}
+    while len(addresses) < 3:
+        line = (await asyncio.wait_for(process.stdout.readline(), 90)).decode().strip()
+        assert line, "commerce infra ended before printing its addresses"
+        if "=" in line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            addresses[name] = value
+    return process, addresses
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), 60)
+
+
+def _children_of_data_dir(data_dir: Path) -> list[str]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmdline = status.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+async def test_infra_prints_addresses_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
+    env = _environment(tmp_path / "data")
+    process, addresses = await _start_infra(env)
+    try:
+        assert set(addresses) == {"COMMERCE_DATABASE_URL", "COMMERCE_REDIS_URL", "TEMPORAL_ADDRESS"}
+        conn = await asyncpg.connect(addresses["COMMERCE_DATABASE_URL"])
+        await conn.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')")
+        await conn.close()
+        cache = redis.from_url(addresses["COMMERCE_REDIS_URL"])
+        assert await cache.ping()
+        await cache.aclose()
+        client = await Client.connect(addresses["TEMPORAL_ADDRESS"])
+        assert await client.service_client.check_health()
+    finally:
+        assert await _stop(process) == 0
+    assert _children_of_data_dir(tmp_path / "data") == []
+
+    process, addresses = await _start_infra(env)
+    try:
+        conn = await asyncpg.connect(addresses["COMMERCE_DATABASE_URL"])
+        assert await conn.fetchval("SELECT note FROM kept") == "still here"
+        await conn.close()
+    finally:
+        assert await _stop(process) == 0
+
+
+async def test_malformed_address_setting_ends_with_one_line_naming_it(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    env["COMMERCE_DATABASE_URL"] = "mysql://somewhere/db"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "migrate",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 2
+    assert len(lines) == 1 and "COMMERCE_DATABASE_URL" in lines[0]
+
+
+async def test_unreachable_database_ends_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    env["COMMERCE_DATABASE_URL"] = f"postgresql://nobody@127.0.0.1:{free_port()}/commerce"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "migrate",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await process.communicate()
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("commerce migrate: COMMERCE_DATABASE_URL=")

@@ -1,0 +1,93 @@
+"""Orders driven into each reachable state, and every command with valid arguments."""
+
+from collections.abc import Callable
+
+from domain.events import OrderLine, ShippingAddress
+from domain.order import Order
+
+LINES = (
+    OrderLine(sku="SKU-1", name="Mug", quantity=2, unit_price=1250),
+    OrderLine(sku="SKU-2", name="Tea", quantity=1, unit_price=499),
+)
+ADDRESS = ShippingAddress(
+    name="Ada Lovelace", line1="1 Analytical St", city="London", postal_code="N1 9GU", country="GB"
+)
+
+
+def placed() -> Order:
+    return Order.place("o-1", "c-1", "cart-1", "USD", LINES, ADDRESS)
+
+
+Command = Callable[[Order], None]
+
+# Every command, by name, with arguments a saga would pass in a valid call.
+COMMANDS: dict[str, Command] = {
+    "authorize_payment": lambda o: o.authorize_payment("auth-1", o.total),
+    "reserve_inventory": lambda o: o.reserve_inventory("res-1"),
+    "create_shipment": lambda o: o.create_shipment("ship-1", "TRACK-1"),
+    "confirm": lambda o: o.confirm(),
+    "capture_payment": lambda o: o.capture_payment("cap-1", o.total),
+    "record_notifications": lambda o: o.record_notifications(("email",)),
+    "complete": lambda o: o.complete(),
+    "stall": lambda o: o.stall("step", "timeout"),
+    "resume": lambda o: o.resume(o.stalled_step or "step"),
+    "start_compensation": lambda o: o.start_compensation("declined", "capture_payment"),
+    "request_cancellation": lambda o: o.request_cancellation("changed my mind"),
+    "void_payment": lambda o: o.void_payment(),
+    "release_reservation": lambda o: o.release_reservation(),
+    "cancel_shipment": lambda o: o.cancel_shipment(),
+    "fail": lambda o: o.fail("declined", "authorize_payment"),
+    "mark_cancelled": lambda o: o.mark_cancelled("changed my mind"),
+}
+
+FORWARD = [
+    "authorize_payment",
+    "reserve_inventory",
+    "create_shipment",
+    "confirm",
+    "capture_payment",
+    "complete",
+]
+
+
+def drive(*commands: str) -> Order:
+    order = placed()
+    for name in commands:
+        COMMANDS[name](order)
+    return order
+
+
+ALL_UNDO = ("cancel_shipment", "release_reservation", "void_payment")
+FORWARD_ONLY = {"stall", "start_compensation", "request_cancellation"}
+
+# scenario name -> (commands that lead there, commands allowed there)
+SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "pending": ((), {"authorize_payment", "fail", *FORWARD_ONLY}),
+    "payment_authorized": (tuple(FORWARD[:1]), {"reserve_inventory", *FORWARD_ONLY}),
+    "inventory_reserved": (tuple(FORWARD[:2]), {"create_shipment", *FORWARD_ONLY}),
+    "shipment_created": (tuple(FORWARD[:3]), {"confirm", *FORWARD_ONLY}),
+    "confirmed": (tuple(FORWARD[:4]), {"capture_payment", *FORWARD_ONLY}),
+    "payment_captured": (tuple(FORWARD[:5]), {"record_notifications", "complete", "stall"}),
+    "notified": ((*FORWARD[:5], "record_notifications"), {"complete", "stall"}),
+    "completed": (tuple(FORWARD), set()),
+    "stalled_before_capture": (
+        (*FORWARD[:2], "stall"),
+        {"resume", "start_compensation", "request_cancellation"},
+    ),
+    "stalled_after_capture": ((*FORWARD[:5], "stall"), {"resume"}),
+    "compensating_nothing_done": (("start_compensation",), {"fail"}),
+    "compensating_after_failure": (
+        (*FORWARD[:4], "start_compensation"),
+        {"fail", *ALL_UNDO},
+    ),
+    "compensating_after_cancel": (
+        (*FORWARD[:4], "request_cancellation"),
+        {"fail", "mark_cancelled", *ALL_UNDO},
+    ),
+    "all_undone": (
+        (*FORWARD[:4], "start_compensation", *ALL_UNDO),
+        {"fail"},
+    ),
+    "failed": (("fail",), set()),
+    "cancelled": (("request_cancellation", "mark_cancelled"), set()),
+}
