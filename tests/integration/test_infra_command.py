@@ -96,7 +96,7 @@ async def test_malformed_address_setting_ends_with_one_line_naming_it(tmp_path: 
         sys.executable, "-m", "commerce.cli", "migrate",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await process.communicate()
+    _, err = await process.communicate()
     lines = err.decode().strip().splitlines()
     assert process.returncode == 2
     assert len(lines) == 1 and "COMMERCE_DATABASE_URL" in lines[0]
