@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from commerce.connections import migrate
+from commerce.connections import create_pool, migrate
 from commerce.embedded import EmbeddedServer, port_answers
 from commerce.infra import address_lines, running_infrastructure, wait_for_stop_or_crash
 from commerce.settings import Settings
@@ -68,9 +68,13 @@ async def run_dev(settings: Settings) -> int:
 
 
 async def load_demo_catalog_once(settings: Settings) -> None:
-    """The demo catalog is loaded by the catalog module once it exists (see eventstore.catalog)."""
+    """Insert the demo products and their stock on first start; existing rows are left alone."""
+    from eventstore.catalog import load_demo_catalog
+
+    pool = await create_pool(settings)
     try:
-        from eventstore.catalog import load_demo_catalog
-    except ImportError:
-        return
-    await load_demo_catalog(settings.database_url)
+        new = await load_demo_catalog(pool)
+    finally:
+        await pool.close()
+    if new:
+        print(f"# demo catalog loaded ({new} product(s))", flush=True)
