@@ -1,0 +1,1 @@
+"""Temporal activities of the order saga and the providers they call."""

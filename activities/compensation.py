@@ -1,0 +1,101 @@
+"""Undoing the saga's effects, and recording each change of its course in the order's stream."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.inputs import SagaEventInput, SagaEventKind, StepInput
+from activities.providers import PaymentGateway, ShippingCarrier
+from activities.recording import OrderSteps, idempotency_key
+from domain.order import Order
+from eventstore.inventory import Inventory
+from eventstore.orders import OrderRepository
+
+
+class CompensationActivities(OrderSteps):
+    """Void the authorization, release the reservation, cancel the shipment; record outcomes."""
+
+    def __init__(
+        self,
+        orders: OrderRepository,
+        inventory: Inventory,
+        payments: PaymentGateway,
+        shipping: ShippingCarrier,
+    ) -> None:
+        super().__init__(orders)
+        self._inventory = inventory
+        self._payments = payments
+        self._shipping = shipping
+
+    @activity.defn(name="cancel_shipment")
+    async def cancel_shipment(self, step: StepInput) -> None:
+        order = await self._load(step.order_id)
+        if order.shipment_id and not order.shipment_cancelled:
+            await self._shipping.cancel_shipment(
+                idempotency_key(order.order_id, "cancel_shipment"),
+                order.order_id,
+                order.shipment_id,
+            )
+            order.cancel_shipment()
+            await self._save(order)
+
+    @activity.defn(name="release_inventory")
+    async def release_inventory(self, step: StepInput) -> None:
+        order = await self._load(step.order_id)
+        if order.reservation_id and not order.reservation_released:
+            await self._inventory.release(order.order_id)
+            order.release_reservation()
+            await self._save(order)
+
+    @activity.defn(name="void_payment")
+    async def void_payment(self, step: StepInput) -> None:
+        order = await self._load(step.order_id)
+        if order.authorization_id and not order.payment_voided:
+            await self._payments.void(
+                idempotency_key(order.order_id, "void"), order.order_id, order.authorization_id
+            )
+            order.void_payment()
+            await self._save(order)
+
+    @activity.defn(name="record_saga_event")
+    async def record_saga_event(self, change: SagaEventInput) -> None:
+        order = await self._load(change.order_id)
+        if not _already_recorded(order, change):
+            _decide(order, change)
+            await self._save(order)
+
+
+def _already_recorded(order: Order, change: SagaEventInput) -> bool:
+    """A retried recording finds its event already in the stream."""
+    kind = SagaEventKind
+    match change.kind:
+        case kind.STALLED:
+            return order.status == "stalled"
+        case kind.RESUMED:
+            return order.status != "stalled"
+        case kind.COMPENSATION_STARTED:
+            return order.status == "compensating" or order.is_terminal
+        case kind.CANCELLATION_REQUESTED:
+            return order.cancellation_reason is not None or order.is_terminal
+        case kind.FAILED | kind.CANCELLED | kind.COMPLETED:
+            return order.is_terminal
+    return False
+
+
+def _decide(order: Order, change: SagaEventInput) -> None:
+    kind = SagaEventKind
+    match change.kind:
+        case kind.STALLED:
+            order.stall(change.step, change.reason)
+        case kind.RESUMED:
+            order.resume(change.step)
+        case kind.COMPENSATION_STARTED:
+            order.start_compensation(change.reason, change.step)
+        case kind.CANCELLATION_REQUESTED:
+            order.request_cancellation(change.reason)
+        case kind.FAILED:
+            order.fail(change.reason, change.step)
+        case kind.CANCELLED:
+            order.mark_cancelled(change.reason)
+        case kind.COMPLETED:
+            order.complete()

@@ -1,0 +1,107 @@
+"""The saga's forward steps. Each does one side effect, idempotently, keyed by order and step."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.inputs import StepInput, StepResult
+from activities.providers import Notifier, PaymentGateway, ShippingCarrier
+from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
+from eventstore.inventory import Inventory
+from eventstore.orders import OrderRepository
+
+
+def _done() -> StepResult:
+    return StepResult(attempt=activity.info().attempt)
+
+
+class FulfillmentActivities(OrderSteps):
+    """Authorize, reserve, ship, confirm, capture, notify: one activity per step."""
+
+    def __init__(
+        self,
+        orders: OrderRepository,
+        inventory: Inventory,
+        payments: PaymentGateway,
+        shipping: ShippingCarrier,
+        notifier: Notifier,
+    ) -> None:
+        super().__init__(orders)
+        self._inventory = inventory
+        self._payments = payments
+        self._shipping = shipping
+        self._notifier = notifier
+
+    @activity.defn(name="authorize_payment")
+    async def authorize_payment(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.authorization_id is None:
+            with business_failures_are_final():
+                authorization_id = await self._payments.authorize(
+                    idempotency_key(order.order_id, "authorize"),
+                    order.order_id, order.total, order.currency, step.payment_token,
+                )  # fmt: skip
+            order.authorize_payment(authorization_id, order.total)
+            await self._save(order)
+        return _done()
+
+    @activity.defn(name="reserve_inventory")
+    async def reserve_inventory(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.reservation_id is None:
+            with business_failures_are_final():
+                reservation_id = await self._inventory.reserve(
+                    order.order_id, [(line.sku, line.quantity) for line in order.lines]
+                )
+            order.reserve_inventory(reservation_id)
+            await self._save(order)
+        return _done()
+
+    @activity.defn(name="create_shipment")
+    async def create_shipment(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.shipment_id is None:
+            with business_failures_are_final():
+                shipment = await self._shipping.create_shipment(
+                    idempotency_key(order.order_id, "ship"),
+                    order.order_id, order.shipping_address, order.lines,
+                )  # fmt: skip
+            order.create_shipment(shipment.shipment_id, shipment.tracking_number)
+            await self._save(order)
+        return _done()
+
+    @activity.defn(name="confirm_order")
+    async def confirm_order(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.status == "shipment_created":
+            order.confirm()
+            await self._save(order)
+        return _done()
+
+    @activity.defn(name="capture_payment")
+    async def capture_payment(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.capture_id is None:
+            assert order.authorization_id is not None
+            with business_failures_are_final():
+                capture_id = await self._payments.capture(
+                    idempotency_key(order.order_id, "capture"),
+                    order.order_id, order.authorization_id, order.total,
+                )  # fmt: skip
+            order.capture_payment(capture_id, order.total)
+            await self._save(order)
+        # The goods are sold once the money is taken; committing twice is a no-op.
+        await self._inventory.commit(order.order_id)
+        return _done()
+
+    @activity.defn(name="send_notifications")
+    async def send_notifications(self, step: StepInput) -> StepResult:
+        order = await self._load(step.order_id)
+        if order.notification_channels is None and not order.is_terminal:
+            channels = await self._notifier.order_completed(
+                idempotency_key(order.order_id, "notify"), order.order_id, order.customer_id
+            )
+            order.record_notifications(channels)
+            order.complete()
+            await self._save(order)
+        return _done()

@@ -1,0 +1,52 @@
+"""What the saga needs from payment, shipping and notification providers.
+
+A real gateway plugs in by implementing these protocols; every call carries an idempotency key,
+so a retried activity never authorizes, captures or ships twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.events import OrderLine, ShippingAddress
+
+
+class ProviderUnavailable(Exception):
+    """A transient provider failure (outage, timeout): Temporal retries the step with backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    shipment_id: str
+    tracking_number: str
+
+
+class PaymentGateway(Protocol):
+    async def authorize(
+        self, key: str, order_id: str, amount: int, currency: str, payment_token: str
+    ) -> str:
+        """Authorization id; raises PaymentDeclined or ProviderUnavailable."""
+        ...
+
+    async def capture(self, key: str, order_id: str, authorization_id: str, amount: int) -> str:
+        """Capture id; raises CaptureDeclined or ProviderUnavailable."""
+        ...
+
+    async def void(self, key: str, order_id: str, authorization_id: str) -> None: ...
+
+
+class ShippingCarrier(Protocol):
+    async def create_shipment(
+        self, key: str, order_id: str, address: ShippingAddress, lines: tuple[OrderLine, ...]
+    ) -> Shipment:
+        """Raises AddressRejected or ProviderUnavailable."""
+        ...
+
+    async def cancel_shipment(self, key: str, order_id: str, shipment_id: str) -> None: ...
+
+
+class Notifier(Protocol):
+    async def order_completed(self, key: str, order_id: str, customer_id: str) -> list[str]:
+        """The channels the customer was told on."""
+        ...

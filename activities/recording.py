@@ -1,0 +1,58 @@
+"""What every saga activity shares: load the order, store its decisions, classify errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.errors import BusinessRuleViolation
+from domain.order import Order
+from eventstore.orders import OrderRepository
+
+
+def idempotency_key(order_id: str, operation: str) -> str:
+    """The key a provider sees for one effect of one order, the same on every retry."""
+    return f"order-{order_id}:{operation}"
+
+
+@contextmanager
+def business_failures_are_final() -> Iterator[None]:
+    """A declined card or missing stock is not retried: the saga compensates instead."""
+    try:
+        yield
+    except BusinessRuleViolation as failure:
+        raise ApplicationError(
+            str(failure), activity.info().attempt, type=type(failure).__name__, non_retryable=True
+        ) from failure
+
+
+class OrderSteps:
+    """Base of the activity classes: the repository and the event metadata of this attempt."""
+
+    def __init__(self, orders: OrderRepository) -> None:
+        self._orders = orders
+
+    async def _load(self, order_id: str) -> Order:
+        order = await self._orders.load(order_id)
+        if order is None:
+            raise ApplicationError(f"order {order_id} has no events", non_retryable=True)
+        return order
+
+    async def _save(self, order: Order) -> None:
+        if order.pending_events:
+            await self._orders.save(order, _metadata())
+
+
+def _metadata() -> dict[str, Any]:
+    info = activity.info()
+    return {
+        "correlation_id": info.workflow_id,
+        "causation_id": f"{info.workflow_run_id}/{info.activity_id}",
+        "actor": "saga",
+        "activity": info.activity_type,
+        "attempt": info.attempt,
+    }

@@ -1,0 +1,79 @@
+"""Stock reservations: all lines of an order or none, never below zero, whatever the concurrency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.errors import OutOfStock
+
+
+class Inventory:
+    """Holds, releases and commits an order's stock in `stock` with one transaction each.
+
+    Rows are locked in sku order, so two multi-line reservations never deadlock.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def reserve(self, order_id: str, lines: Sequence[tuple[str, int]]) -> str:
+        """Hold every line or raise OutOfStock; a repeat for the same order is a no-op."""
+        wanted = dict(sorted(lines))
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO reservations (order_id, status, lines) VALUES ($1, 'held', $2::jsonb)"
+                " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+                order_id,
+                json.dumps(wanted),
+            )
+            if inserted is None:
+                return order_id
+            rows = await conn.fetch(
+                "SELECT sku, on_hand - reserved AS available FROM stock"
+                " WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE",
+                list(wanted),
+            )
+            available = {r["sku"]: r["available"] for r in rows}
+            short = [sku for sku, qty in wanted.items() if available.get(sku, 0) < qty]
+            if short:
+                raise OutOfStock(f"not enough stock for {', '.join(short)}")
+            await conn.execute(
+                "UPDATE stock SET reserved = stock.reserved + w.qty"
+                " FROM unnest($1::text[], $2::int[]) AS w(sku, qty) WHERE stock.sku = w.sku",
+                list(wanted),
+                list(wanted.values()),
+            )
+        return order_id
+
+    async def release(self, order_id: str) -> bool:
+        """Give held stock back; False when nothing was held (never reserved, or already done)."""
+        return await self._settle(order_id, "released", on_hand_change=0)
+
+    async def commit(self, order_id: str) -> bool:
+        """The goods are sold: held stock leaves on_hand and reserved together."""
+        return await self._settle(order_id, "committed", on_hand_change=-1)
+
+    async def _settle(self, order_id: str, outcome: str, on_hand_change: int) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            lines = await conn.fetchval(
+                "UPDATE reservations SET status = $2, updated_at = now()"
+                " WHERE order_id = $1 AND status = 'held' RETURNING lines::text",
+                order_id,
+                outcome,
+            )
+            if lines is None:
+                return False
+            held: dict[str, int] = json.loads(lines)
+            await conn.execute(
+                "UPDATE stock SET reserved = stock.reserved - w.qty,"
+                " on_hand = stock.on_hand + $3 * w.qty"
+                " FROM (SELECT * FROM unnest($1::text[], $2::int[]) ORDER BY 1) AS w(sku, qty)"
+                " WHERE stock.sku = w.sku",
+                list(held),
+                list(held.values()),
+                on_hand_change,
+            )
+        return True

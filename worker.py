@@ -1,0 +1,89 @@
+"""The Temporal worker process: the order saga's workflow and activities (`commerce worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.compensation import CompensationActivities
+from activities.fulfillment import FulfillmentActivities
+from activities.sandbox import (
+    SandboxLedger,
+    SandboxNotifications,
+    SandboxPayments,
+    SandboxShipping,
+)
+from commerce.connections import connect_temporal, create_pool
+from commerce.settings import Settings, get_settings
+from eventstore.inventory import Inventory
+from eventstore.orders import OrderRepository
+from eventstore.store import EventStore
+from workflows.contract import TASK_QUEUE
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
+
+log = logging.getLogger("commerce.worker")
+
+
+def saga_activities(pool: asyncpg.Pool) -> Sequence[Callable[..., Any]]:
+    """Every activity of the saga, built once around one pool and the configured providers."""
+    orders = OrderRepository(EventStore(pool))
+    inventory = Inventory(pool)
+    ledger = SandboxLedger(pool)
+    payments, shipping = SandboxPayments(ledger), SandboxShipping(ledger)
+    forward = FulfillmentActivities(
+        orders, inventory, payments, shipping, SandboxNotifications(ledger)
+    )
+    undo = CompensationActivities(orders, inventory, payments, shipping)
+    return [
+        forward.authorize_payment,
+        forward.reserve_inventory,
+        forward.create_shipment,
+        forward.confirm_order,
+        forward.capture_payment,
+        forward.send_notifications,
+        undo.void_payment,
+        undo.release_inventory,
+        undo.cancel_shipment,
+        undo.record_saga_event,
+    ]
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str = TASK_QUEUE) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderFulfillmentWorkflow],
+        activities=saga_activities(pool),
+        max_concurrent_activities=200,
+        max_concurrent_workflow_tasks=200,
+    )
+
+
+async def run_worker(settings: Settings) -> int:
+    pool = await create_pool(settings)
+    client = await connect_temporal(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, pool):
+            log.info("worker polling task queue %s", TASK_QUEUE)
+            await stop.wait()
+    finally:
+        await pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    from commerce.logs import configure_logging
+
+    configure_logging()
+    raise SystemExit(asyncio.run(run_worker(get_settings())))

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic orchestration of the order saga."""
