@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
 from api.resources import Resources
-from api.routers import health
+from api.routers import cart, cart_analytics, catalog, health
 from commerce.settings import Settings, get_settings
 
 
@@ -33,4 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(catalog.router)
+    app.include_router(cart.router)
+    app.include_router(cart_analytics.router)
     return app

@@ -9,8 +9,10 @@ import redis.asyncio as redis
 from fastapi import Depends, Request
 from temporalio.client import Client
 
+from api.cart_store import CartStore
 from api.resources import Resources
 from commerce.settings import Settings
+from eventstore.catalog import Catalog
 
 
 def _resources(request: Request) -> Resources:
@@ -42,3 +44,17 @@ def _temporal(resources: ResourcesDep) -> Client:
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 RedisDep = Annotated[redis.Redis, Depends(_redis)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
+
+
+def _catalog(pool: PoolDep) -> Catalog:
+    return Catalog(pool)
+
+
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+
+
+def _cart_store(client: RedisDep, catalog: CatalogDep, settings: SettingsDep) -> CartStore:
+    return CartStore(client, catalog, settings)
+
+
+CartStoreDep = Annotated[CartStore, Depends(_cart_store)]

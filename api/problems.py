@@ -11,6 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.cart_store import CartAlreadyConverted, CartBusy, CartNotFound, EmptyCart, UnknownProduct
+from domain import errors
+from eventstore.catalog import InvalidCursor, StockBelowReserved
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,26 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# Errors raised below the routes, by type; the first match along the exception's MRO wins.
+ERROR_STATUS: dict[type[Exception], int] = {
+    errors.InvalidQuantity: 422,
+    errors.InvalidMoney: 422,
+    errors.CurrencyMismatch: 422,
+    errors.EmptyOrder: 422,
+    errors.CartNotActive: 409,
+    errors.CartLineNotFound: 404,
+    errors.InvalidTransition: 409,
+    CartNotFound: 404,
+    CartAlreadyConverted: 409,
+    CartBusy: 409,
+    EmptyCart: 422,
+    UnknownProduct: 404,
+    StockBelowReserved: 409,
+    InvalidCursor: 422,
+}
+_EXTRA_FIELDS = ("order_id", "sku")  # attributes worth showing the client when an error has them
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -73,6 +97,18 @@ async def _on_http(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _status_of(error: Exception) -> int | None:
+    return next((ERROR_STATUS[t] for t in type(error).__mro__ if t in ERROR_STATUS), None)
+
+
+async def _on_mapped(request: Request, error: Exception) -> JSONResponse:
+    status = _status_of(error)
+    if status is None:
+        return await _on_unexpected(request, error)
+    extra = {name: getattr(error, name) for name in _EXTRA_FIELDS if hasattr(error, name)}
+    return problem_response(status, str(error), **extra)
+
+
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "The server could not complete the request.")
@@ -82,4 +118,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    for error_type in ERROR_STATUS:
+        app.add_exception_handler(error_type, _on_mapped)
     app.add_exception_handler(Exception, _on_unexpected)

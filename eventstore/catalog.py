@@ -76,9 +76,12 @@ def encode_cursor(sku: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        sku = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise InvalidCursor("the cursor is not one this API handed out") from error
+    if "\x00" in sku:  # PostgreSQL text cannot hold NUL
+        raise InvalidCursor("the cursor is not one this API handed out")
+    return sku
 
 
 class Catalog:

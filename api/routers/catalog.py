@@ -1,0 +1,97 @@
+"""The product catalog and its stock: customers browse, admins set products and stock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import AfterValidator, BaseModel, Field
+
+from api.auth import AdminPrincipal, CurrentPrincipal
+from api.deps import CatalogDep
+from api.problems import Problem
+from eventstore.catalog import SKU_PATTERN, Product
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+Sku = Annotated[str, Path(pattern=SKU_PATTERN, max_length=64)]
+_MAX_PRICE = 10**12  # minor units; far above any real price, well inside bigint
+_MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates (which JSON escapes can carry)."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("must be valid Unicode text") from error
+    return text
+
+
+class ProductUpsert(BaseModel):
+    name: Annotated[str, AfterValidator(_storable)] = Field(min_length=1, max_length=200)
+    price: int = Field(ge=0, le=_MAX_PRICE, description="minor units of currency")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
+    stock: int = Field(ge=0, le=_MAX_STOCK, description="units on hand")
+
+
+class ProductPublic(BaseModel):
+    sku: str
+    name: str
+    price: int
+    currency: str
+    on_hand: int
+    reserved: int
+    available: int
+
+    @classmethod
+    def of(cls, product: Product) -> ProductPublic:
+        return cls(
+            sku=product.sku,
+            name=product.name,
+            price=product.price,
+            currency=product.currency,
+            on_hand=product.on_hand,
+            reserved=product.reserved,
+            available=product.available,
+        )
+
+
+class ProductPage(BaseModel):
+    items: list[ProductPublic]
+    next_cursor: str | None
+
+
+@router.put("/admin/products/{sku}")
+async def put_product(
+    sku: Sku, body: ProductUpsert, _: AdminPrincipal, catalog: CatalogDep, response: Response
+) -> ProductPublic:
+    """Create (201) or replace (200) a product and set its on-hand stock."""
+    product, created = await catalog.upsert_product(
+        sku, body.name, body.price, body.currency, body.stock
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ProductPublic.of(product)
+
+
+@router.get("/admin/products/{sku}")
+async def get_product(sku: Sku, _: AdminPrincipal, catalog: CatalogDep) -> ProductPublic:
+    """A product with its on-hand, reserved and available stock."""
+    product = await catalog.get_product(sku)
+    if product is None:
+        raise Problem(404, f"no product with sku {sku!r}")
+    return ProductPublic.of(product)
+
+
+@router.get("/products")
+async def list_products(
+    _: CurrentPrincipal,
+    catalog: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ProductPage:
+    """Products by sku, a page at a time; pass `next_cursor` back as `cursor` for the next."""
+    products, next_cursor = await catalog.list_products(limit, cursor)
+    return ProductPage(items=[ProductPublic.of(p) for p in products], next_cursor=next_cursor)
