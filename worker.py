@@ -14,16 +14,12 @@ from temporalio.worker import Worker
 
 from activities.compensation import CompensationActivities
 from activities.fulfillment import FulfillmentActivities
-from activities.sandbox import (
-    SandboxLedger,
-    SandboxNotifications,
-    SandboxPayments,
-    SandboxShipping,
-)
+from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.settings import Settings, get_settings
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
+from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
 from workflows.contract import TASK_QUEUE
 from workflows.order_fulfillment import OrderFulfillmentWorkflow

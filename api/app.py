@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
 from api.resources import Resources
-from api.routers import cart, cart_analytics, catalog, health
+from api.routers import cart, cart_analytics, catalog, health, orders
 from commerce.settings import Settings, get_settings
 
 
@@ -36,4 +36,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(cart.router)
     app.include_router(cart_analytics.router)
+    app.include_router(orders.router)
     return app

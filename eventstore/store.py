@@ -135,6 +135,18 @@ class EventStore:
         )
         return [_recorded(r) for r in rows]
 
+    async def read_streams(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        """Several whole streams in one query, keyed by stream id."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[])"
+            " ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
+        for row in rows:
+            streams[row["stream_id"]].append(_recorded(row))
+        return streams
+
     async def read_all(self, after_position: int = 0, limit: int = 500) -> list[RecordedEvent]:
         """The global feed in position order, holding back rows a still-open transaction could
         precede, so a follower that checkpoints the last position it saw never skips an event."""

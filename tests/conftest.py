@@ -122,3 +122,12 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://commerce.test") as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def saga_worker(temporal_client: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """One worker on the real task queue for the session, as `commerce worker` runs it."""
+    from worker import build_worker
+
+    async with build_worker(temporal_client, pool):
+        yield

@@ -6,7 +6,6 @@ import asyncpg
 from temporalio.client import Client
 
 from domain.events import ShippingAddress
-from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from tests.integration.saga_support import (
     add_product,
     event_types,
@@ -16,6 +15,7 @@ from tests.integration.saga_support import (
     start_saga,
     stock_of,
 )
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 FORWARD_EVENTS = [
     "OrderPlaced",

@@ -1,0 +1,111 @@
+"""Order request and response bodies (API.md's order object)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.order import Order
+from eventstore.store import RecordedEvent
+
+_Text = Field(min_length=1, max_length=200)
+
+
+class ShippingAddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = _Text
+    line1: str = _Text
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
+
+
+class CheckoutCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cart_id: str = Field(min_length=1, max_length=100)
+    payment_token: str = Field(min_length=1, max_length=200)
+    shipping_address: ShippingAddressIn
+
+
+class CancelCreate(BaseModel):
+    reason: str = Field(default="cancelled by the customer", max_length=500)
+
+
+class OrderItemPublic(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    at: datetime
+
+
+class OrderPublic(BaseModel):
+    id: str
+    customer_id: str
+    status: str
+    items: list[OrderItemPublic]
+    subtotal: int
+    total: int
+    currency: str
+    shipping_address: dict[str, str]
+    failure_reason: str | None
+    tracking_number: str | None
+    created_at: datetime
+    updated_at: datetime
+    history: list[HistoryEntry]
+
+    @classmethod
+    def from_stream(cls, order: Order, recorded: list[RecordedEvent]) -> OrderPublic:
+        address = order.shipping_address
+        return cls(
+            id=order.order_id,
+            customer_id=order.customer_id,
+            status=str(order.status),
+            items=[
+                OrderItemPublic(
+                    sku=line.sku,
+                    name=line.name,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.line_total,
+                )
+                for line in order.lines
+            ],
+            subtotal=order.subtotal,
+            total=order.total,
+            currency=order.currency,
+            shipping_address={
+                "name": address.name,
+                "line1": address.line1,
+                "city": address.city,
+                "postal_code": address.postal_code,
+                "country": address.country,
+            },
+            failure_reason=order.failure_reason,
+            tracking_number=order.tracking_number,
+            created_at=recorded[0].recorded_at,
+            updated_at=recorded[-1].recorded_at,
+            history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],
+        )
+
+
+def _facts(recorded: RecordedEvent) -> dict[str, Any]:
+    """What an event adds to the history line; the order's own fields are shown above it."""
+    hidden = {"order_id", "lines", "shipping_address", "customer_id", "cart_id"}
+    return {k: v for k, v in recorded.data.items() if k not in hidden}
+
+
+class OrderList(BaseModel):
+    items: list[OrderPublic]
+    next_cursor: str | None

@@ -1,0 +1,109 @@
+"""Checkout, the customer's orders, and cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.auth import CustomerPrincipal, Principal
+from api.checkout import Checkout
+from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
+from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
+from api.problems import Problem
+from domain.order import Order
+from eventstore.checkouts import Checkouts
+from eventstore.orders import OrderRepository, domain_events, order_stream
+from eventstore.store import EventStore
+from workflows.contract import UPDATE_CANCEL, CancelRequest, order_workflow_id
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+
+def _orders(pool: PoolDep) -> OrderRepository:
+    return OrderRepository(EventStore(pool))
+
+
+OrdersDep = Annotated[OrderRepository, Depends(_orders)]
+
+
+async def _visible_order(orders: OrderRepository, order_id: str, who: Principal) -> OrderPublic:
+    """The order from its stream (strongly consistent); another customer's order is a 404."""
+    recorded = await orders.history(order_id)
+    if not recorded:
+        raise Problem(404, f"order {order_id} not found")
+    order = Order.rehydrate(domain_events(recorded))
+    if order.customer_id != who.subject and not who.is_admin:
+        raise Problem(404, f"order {order_id} not found")
+    return OrderPublic.from_stream(order, recorded)
+
+
+@router.post("/", status_code=202, response_model=OrderPublic)
+async def checkout(
+    body: CheckoutCreate,
+    response: Response,
+    who: CustomerPrincipal,
+    pool: PoolDep,
+    carts: CartStoreDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    orders: OrdersDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> OrderPublic:
+    """Turn the cart into an order and start its fulfilment saga (202; 200 on a repeat)."""
+    service = Checkout(Checkouts(pool), orders, carts, temporal, settings)
+    result = await service.place(who.subject, body, idempotency_key or None)
+    response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
+    if result.replayed:
+        response.status_code = 200
+    return await _visible_order(orders, result.order_id, who)
+
+
+@router.get("/", response_model=OrderList)
+async def list_orders(
+    who: CustomerPrincipal,
+    pool: PoolDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> OrderList:
+    """The customer's orders, newest first."""
+    order_ids, next_cursor = await Checkouts(pool).page_for_customer(who.subject, limit, cursor)
+    streams = await EventStore(pool).read_streams([order_stream(i) for i in order_ids])
+    items = []
+    for order_id in order_ids:
+        recorded = streams[order_stream(order_id)]
+        if recorded:
+            order = Order.rehydrate(domain_events(recorded))
+            items.append(OrderPublic.from_stream(order, recorded))
+    return OrderList(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{order_id}", response_model=OrderPublic)
+async def get_order(order_id: str, who: CustomerPrincipal, orders: OrdersDep) -> OrderPublic:
+    """The order, read from its event stream (status, items, totals, history)."""
+    return await _visible_order(orders, order_id, who)
+
+
+@router.post("/{order_id}/cancel", status_code=202, response_model=OrderPublic)
+async def cancel_order(
+    order_id: str,
+    who: CustomerPrincipal,
+    orders: OrdersDep,
+    temporal: TemporalDep,
+    body: CancelCreate | None = None,
+) -> OrderPublic:
+    """Ask the saga to cancel: 202 while payment is not captured, 409 after."""
+    order = await _visible_order(orders, order_id, who)
+    if order.status in ("completed", "failed", "cancelled", "payment_captured"):
+        raise Problem(409, f"order {order_id} can no longer be cancelled ({order.status})")
+    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    reason = (body or CancelCreate()).reason
+    try:
+        await handle.execute_update(UPDATE_CANCEL, CancelRequest(reason))
+    except WorkflowUpdateFailedError as refused:
+        raise Problem(409, str(refused.cause or refused)) from refused
+    except RPCError as error:
+        raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
+    return await _visible_order(orders, order_id, who)

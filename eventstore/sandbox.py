@@ -1,0 +1,77 @@
+"""The sandbox providers' shared state in PostgreSQL: their ledger, call counts, availability.
+
+Effects are recorded once per idempotency key, so every worker process shares them and tests
+can count authorizations and captures per order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import asyncpg
+
+PROVIDERS = ("payment", "shipping", "notifications")
+
+
+class SandboxLedger:
+    """Shared state of the sandbox providers: their ledger, call counts and availability."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def set_available(self, provider: str, available: bool) -> None:
+        await self._pool.execute(
+            "INSERT INTO sandbox_providers (name, available) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO UPDATE SET available = EXCLUDED.available",
+            provider,
+            available,
+        )
+
+    async def is_available(self, provider: str) -> bool:
+        value = await self._pool.fetchval(
+            "SELECT available FROM sandbox_providers WHERE name = $1", provider
+        )
+        return value is not False
+
+    async def count_call(self, call_key: str) -> int:
+        value = await self._pool.fetchval(
+            "INSERT INTO sandbox_calls (call_key, calls) VALUES ($1, 1) ON CONFLICT (call_key)"
+            " DO UPDATE SET calls = sandbox_calls.calls + 1 RETURNING calls",
+            call_key,
+        )
+        return int(value)
+
+    async def record(
+        self,
+        key: str,
+        provider: str,
+        operation: str,
+        order_id: str,
+        amount: int | None = None,
+        detail: str | None = None,
+    ) -> str:
+        """The effect's reference; a repeated key returns the first effect's reference."""
+        reference = f"{operation[:4]}_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+        stored = await self._pool.fetchval(
+            "INSERT INTO sandbox_ledger"
+            " (idempotency_key, provider, operation, order_id, amount, reference, detail)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key"
+            " RETURNING reference",
+            key, provider, operation, order_id, amount, reference, detail,
+        )  # fmt: skip
+        return str(stored)
+
+    async def detail_of(self, order_id: str, operation: str) -> str | None:
+        value = await self._pool.fetchval(
+            "SELECT detail FROM sandbox_ledger WHERE order_id = $1 AND operation = $2",
+            order_id,
+            operation,
+        )
+        return None if value is None else str(value)
+
+    async def operations(self, order_id: str) -> list[str]:
+        rows = await self._pool.fetch(
+            "SELECT operation FROM sandbox_ledger WHERE order_id = $1 ORDER BY created_at", order_id
+        )
+        return [r["operation"] for r in rows]
