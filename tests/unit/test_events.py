@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-from order_scenarios import FORWARD, drive
+from tests.unit.order_scenarios import FORWARD, drive
 
 from domain import events as ev
 from domain import saga_events

@@ -1,7 +1,7 @@
 """The saga's paths through the order: happy, failed with compensation, cancelled, stalled."""
 
 import pytest
-from order_scenarios import COMMANDS, FORWARD, drive, placed
+from tests.unit.order_scenarios import COMMANDS, FORWARD, drive, placed
 
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent

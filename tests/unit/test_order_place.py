@@ -1,7 +1,7 @@
 """Placing an order validates lines and currency before any event exists."""
 
 import pytest
-from order_scenarios import ADDRESS, LINES
+from tests.unit.order_scenarios import ADDRESS, LINES
 
 from domain.errors import EmptyOrder, InvalidMoney, InvalidQuantity
 from domain.events import OrderLine

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from order_scenarios import ADDRESS
+from tests.unit.order_scenarios import ADDRESS
 
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent, OrderLine, event_from_data

@@ -3,7 +3,7 @@
 import pickle
 
 import pytest
-from order_scenarios import ADDRESS, COMMANDS, FORWARD, LINES, SCENARIOS, drive, placed
+from tests.unit.order_scenarios import ADDRESS, COMMANDS, FORWARD, LINES, SCENARIOS, drive, placed
 
 from domain.errors import AmountMismatch, InvalidTransition
 from domain.events import DomainEvent
