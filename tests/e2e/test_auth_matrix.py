@@ -37,7 +37,7 @@ def _api_routes() -> list[tuple[str, str]]:
         (method, path)
         for path, route in _http_routes(app.routes)
         if path.startswith("/api/v1/")
-        for method in route.methods
+        for method in route.methods or ()
     )
 
 
