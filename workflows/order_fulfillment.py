@@ -122,7 +122,9 @@ class OrderFulfillmentWorkflow:
 
     @workflow.update(name=UPDATE_RETRY)
     async def retry(self) -> str:
+        """Resume the stalled step with a fresh retry budget; answers once it is running again."""
         self._retry_requested = True
+        await workflow.wait_condition(lambda: self._status != "stalled")
         return self._current or ""
 
     @retry.validator

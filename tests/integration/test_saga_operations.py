@@ -1,0 +1,153 @@
+"""Stall and operator retry, stall timeout, and cancellation, on the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from eventstore.sandbox import SandboxLedger
+from tests.integration.saga_support import (
+    FAST,
+    add_product,
+    event_types,
+    ledger,
+    place_order,
+    running_worker,
+    start_saga,
+    stock_of,
+)
+from workflows.contract import CancelRequest, SagaPolicy
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
+
+# The sandbox switch is global to the database, so these tests must not overlap with others.
+pytestmark = pytest.mark.usefixtures("provider_switch")
+
+
+@pytest.fixture
+async def provider_switch(pool: asyncpg.Pool) -> AsyncIterator[SandboxLedger]:
+    switch = SandboxLedger(pool)
+    yield switch
+    for name in ("payment", "shipping", "notifications"):
+        await switch.set_available(name, True)
+
+
+async def _wait_status(handle: WorkflowHandle, status: str, timeout_s: float = 30) -> None:  # type: ignore[type-arg]
+    async def reached() -> None:
+        while (await handle.query(OrderFulfillmentWorkflow.saga)).status != status:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(reached(), timeout_s)
+
+
+async def test_provider_down_stalls_retry_while_down_stalls_again_then_completes(
+    temporal_client: Client, pool: asyncpg.Pool, provider_switch: SandboxLedger
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 1)])
+    await provider_switch.set_available("shipping", False)
+    async with running_worker(temporal_client, pool) as queue:
+        handle = await start_saga(temporal_client, queue, order_id)
+        await _wait_status(handle, "stalled")
+        saga = await handle.query(OrderFulfillmentWorkflow.saga)
+        assert saga.current_step == "create_shipment"
+        assert saga.steps[2].attempts == FAST.step_max_attempts
+        assert "shipping provider is down" in (saga.steps[2].last_error or "")
+
+        await handle.execute_update(OrderFulfillmentWorkflow.retry)
+        await _wait_status(handle, "stalled")
+        assert (await handle.query(OrderFulfillmentWorkflow.saga)).steps[2].attempts == 6
+
+        await provider_switch.set_available("shipping", True)
+        await handle.execute_update(OrderFulfillmentWorkflow.retry)
+        outcome = await handle.result()
+
+    assert outcome.status == "completed"
+    types = await event_types(pool, order_id)
+    assert types.count("SagaStalled") == 2 and types.count("SagaResumed") == 2
+    assert types[-1] == "OrderCompleted"
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture", "notify"]
+
+
+async def test_retry_of_a_saga_that_is_not_stalled_is_refused(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 1)])
+    async with running_worker(temporal_client, pool) as queue:
+        handle = await start_saga(temporal_client, queue, order_id)
+        await handle.result()
+        with pytest.raises(Exception) as refused:
+            await handle.execute_update(OrderFulfillmentWorkflow.retry)
+    assert "not stalled" in str(refused.value) or "completed" in str(refused.value).lower()
+
+
+async def test_cancel_while_stalled_restores_stock_and_voids_authorization(
+    temporal_client: Client, pool: asyncpg.Pool, provider_switch: SandboxLedger
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 2)])
+    await provider_switch.set_available("shipping", False)
+    async with running_worker(temporal_client, pool) as queue:
+        handle = await start_saga(temporal_client, queue, order_id)
+        await _wait_status(handle, "stalled")
+        await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest("changed mind"))
+        outcome = await handle.result()
+
+    assert outcome.status == "cancelled"
+    assert (await event_types(pool, order_id))[-5:] == [
+        "CancellationRequested",
+        "CompensationStarted",
+        "ReservationReleased",
+        "PaymentVoided",
+        "OrderCancelled",
+    ]
+    assert await stock_of(pool, sku) == (5, 0)
+    assert await ledger(pool, order_id) == ["authorize", "void"]
+
+
+async def test_a_stall_nobody_answers_compensates_by_itself(
+    temporal_client: Client, pool: asyncpg.Pool, provider_switch: SandboxLedger
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 1)])
+    await provider_switch.set_available("payment", False)
+    policy = SagaPolicy(step_max_attempts=2, step_initial_retry_ms=50, stall_timeout_s=2)
+    async with running_worker(temporal_client, pool) as queue:
+        handle = await start_saga(temporal_client, queue, order_id, policy=policy)
+        outcome = await handle.result()
+
+    assert outcome.status == "failed"
+    assert "stalled and not retried" in (outcome.failure_reason or "")
+    assert await event_types(pool, order_id) == [
+        "OrderPlaced",
+        "SagaStalled",
+        "CompensationStarted",
+        "OrderFailed",
+    ]
+    assert await stock_of(pool, sku) == (5, 0)
+
+
+async def test_cancel_is_refused_once_payment_is_captured(
+    temporal_client: Client, pool: asyncpg.Pool, provider_switch: SandboxLedger
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 1)])
+    await provider_switch.set_available("notifications", False)
+    async with running_worker(temporal_client, pool) as queue:
+        handle = await start_saga(temporal_client, queue, order_id)
+        await _wait_status(handle, "payment_captured")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest("late"))
+        outcome = await handle.result()
+        with pytest.raises(RPCError):
+            await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest("later"))
+
+    assert "can no longer be cancelled" in str(refused.value.cause)
+    assert outcome.status == "completed"
+    assert "NotificationsSent" not in await event_types(pool, order_id)
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture"]
