@@ -1,0 +1,80 @@
+"""A step that fails after its effects were stored is retried without doubling any of them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.compensation import CompensationActivities
+from activities.fulfillment import FulfillmentActivities
+from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
+from domain.order import Order
+from eventstore.inventory import Inventory
+from eventstore.orders import OrderRepository
+from eventstore.sandbox import SandboxLedger
+from eventstore.store import EventStore
+from tests.integration.saga_support import add_product, event_types, ledger, place_order, start_saga
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
+
+
+class LosesEveryFirstAnswer(OrderRepository):
+    """Stores the events, then fails as if the worker died before reporting success."""
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(store)
+        self.lost: list[str] = []
+
+    async def save(self, order: Order, metadata: dict[str, Any] | None = None) -> int:
+        kinds = [e.type for e in order.pending_events]
+        version = await super().save(order, metadata)
+        if kinds[0] not in self.lost:
+            self.lost.append(kinds[0])
+            raise ConnectionResetError(f"lost the answer after storing {kinds}")
+        return version
+
+
+async def test_every_step_retried_after_storing_appends_nothing_twice(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    sku = await add_product(pool, on_hand=5)
+    order_id = await place_order(pool, [(sku, 2)])
+    orders = LosesEveryFirstAnswer(EventStore(pool))
+    inventory, sandbox = Inventory(pool), SandboxLedger(pool)
+    payments, shipping = SandboxPayments(sandbox), SandboxShipping(sandbox)
+    forward = FulfillmentActivities(
+        orders, inventory, payments, shipping, SandboxNotifications(sandbox)
+    )
+    undo = CompensationActivities(orders, inventory, payments, shipping)
+    queue = f"retry-safety-{uuid.uuid4()}"
+    activities = [
+        forward.authorize_payment, forward.reserve_inventory, forward.create_shipment,
+        forward.confirm_order, forward.capture_payment, forward.send_notifications,
+        undo.void_payment, undo.release_inventory, undo.cancel_shipment, undo.record_saga_event,
+    ]  # fmt: skip
+    async with Worker(
+        temporal_client,
+        task_queue=queue,
+        workflows=[OrderFulfillmentWorkflow],
+        activities=activities,
+    ):
+        handle = await start_saga(temporal_client, queue, order_id)
+        outcome = await handle.result()
+        saga = await handle.query(OrderFulfillmentWorkflow.saga)
+
+    assert outcome.status == "completed"
+    assert orders.lost == [
+        "PaymentAuthorized", "InventoryReserved", "ShipmentCreated",
+        "OrderConfirmed", "PaymentCaptured", "NotificationsSent",
+    ]  # fmt: skip
+    assert all(step.attempts == 2 for step in saga.steps)
+    types = await event_types(pool, order_id)
+    assert len(types) == len(set(types)) == 8
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture", "notify"]
+    on_hand, reserved = await pool.fetchrow(
+        "SELECT on_hand, reserved FROM stock WHERE sku = $1", sku
+    )  # type: ignore[misc]
+    assert (on_hand, reserved) == (3, 0)
