@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
 from api.resources import Resources
-from api.routers import cart, cart_analytics, catalog, health, orders
+from api.routers import cart, cart_analytics, catalog, health, orders, sagas, sandbox
 from commerce.settings import Settings, get_settings
 
 
@@ -37,4 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cart.router)
     app.include_router(cart_analytics.router)
     app.include_router(orders.router)
+    app.include_router(sagas.router)
+    app.include_router(sandbox.router)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.validation import StorableText
 from domain.order import Order
 from eventstore.store import RecordedEvent
 
@@ -16,23 +17,23 @@ _Text = Field(min_length=1, max_length=200)
 class ShippingAddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = _Text
-    line1: str = _Text
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    name: StorableText = _Text
+    line1: StorableText = _Text
+    city: StorableText = Field(min_length=1, max_length=100)
+    postal_code: StorableText = Field(min_length=1, max_length=20)
     country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
 
 
 class CheckoutCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cart_id: str = Field(min_length=1, max_length=100)
-    payment_token: str = Field(min_length=1, max_length=200)
+    cart_id: StorableText = Field(min_length=1, max_length=100)
+    payment_token: StorableText = Field(min_length=1, max_length=200)
     shipping_address: ShippingAddressIn
 
 
 class CancelCreate(BaseModel):
-    reason: str = Field(default="cancelled by the customer", max_length=500)
+    reason: StorableText = Field(default="cancelled by the customer", max_length=500)
 
 
 class OrderItemPublic(BaseModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.auth import AdminPrincipal, CurrentPrincipal
 from api.deps import CatalogDep
 from api.problems import Problem
+from api.validation import StorableText
 from eventstore.catalog import SKU_PATTERN, Product
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -19,19 +20,8 @@ _MAX_PRICE = 10**12  # minor units; far above any real price, well inside bigint
 _MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
 
 
-def _storable(text: str) -> str:
-    """PostgreSQL text holds neither NUL nor lone surrogates (which JSON escapes can carry)."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError("must be valid Unicode text") from error
-    return text
-
-
 class ProductUpsert(BaseModel):
-    name: Annotated[str, AfterValidator(_storable)] = Field(min_length=1, max_length=200)
+    name: StorableText = Field(min_length=1, max_length=200)
     price: int = Field(ge=0, le=_MAX_PRICE, description="minor units of currency")
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
     stock: int = Field(ge=0, le=_MAX_STOCK, description="units on hand")

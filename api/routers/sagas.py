@@ -1,0 +1,168 @@
+"""Operating sagas: list (Temporal visibility), detail (workflow query), operator retry."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from temporalio.client import WorkflowExecution, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import AdminPrincipal
+from api.deps import SettingsDep, TemporalDep
+from api.problems import Problem
+from commerce.settings import Settings
+from domain.status import OrderStatus
+from workflows.contract import QUERY_SAGA, UPDATE_RETRY, SagaView, order_workflow_id
+
+router = APIRouter(prefix="/api/v1/admin/sagas", tags=["admin: sagas"])
+
+_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+_CUSTOMER = SearchAttributeKey.for_keyword("CustomerId")
+_TOTAL = SearchAttributeKey.for_int("OrderTotal")
+_PREFIX = order_workflow_id("")
+
+
+class SagaSummary(BaseModel):
+    order_id: str
+    workflow_id: str
+    run_id: str
+    status: str | None
+    customer_id: str | None
+    total: int | None
+    started_at: datetime
+    closed_at: datetime | None
+    temporal_ui_url: str
+
+
+class SagaList(BaseModel):
+    items: list[SagaSummary]
+    next_cursor: str | None
+
+
+class StepPublic(BaseModel):
+    name: str
+    status: str
+    attempts: int
+    last_error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SagaDetail(BaseModel):
+    order_id: str
+    workflow_id: str
+    run_id: str
+    status: str
+    current_step: str | None
+    steps: list[StepPublic]
+    compensations: int
+    temporal_ui_url: str
+
+
+def ui_url(settings: Settings, workflow_id: str, run_id: str) -> str:
+    """The workflow's page in the Temporal Web UI."""
+    return (
+        f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/{workflow_id}/{run_id}/history"
+    )
+
+
+def _summary(execution: WorkflowExecution, settings: Settings) -> SagaSummary:
+    attributes = execution.typed_search_attributes
+    return SagaSummary(
+        order_id=execution.id.removeprefix(_PREFIX),
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        status=attributes.get(_STATUS),
+        customer_id=attributes.get(_CUSTOMER),
+        total=attributes.get(_TOTAL),
+        started_at=execution.start_time,
+        closed_at=execution.close_time,
+        temporal_ui_url=ui_url(settings, execution.id, execution.run_id),
+    )
+
+
+def _page_token(cursor: str | None) -> bytes | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode())
+    except (binascii.Error, ValueError) as error:
+        raise Problem(422, "the cursor is not one this API handed out") from error
+
+
+@router.get("", response_model=SagaList)
+async def list_sagas(
+    _: AdminPrincipal,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> SagaList:
+    """Sagas newest first, optionally only those whose order has `status`."""
+    query = "WorkflowType = 'OrderFulfillmentWorkflow'"
+    if status is not None:
+        query += f" AND OrderStatus = '{status.value}'"  # an enum value: nothing to escape
+    pages = temporal.list_workflows(query, page_size=limit, next_page_token=_page_token(cursor))
+    try:
+        await pages.fetch_next_page()
+    except RPCError as error:
+        raise Problem(
+            422 if error.status == RPCStatusCode.INVALID_ARGUMENT else 503, error.message
+        ) from error
+    token = pages.next_page_token
+    return SagaList(
+        items=[_summary(e, settings) for e in pages.current_page or []],
+        next_cursor=base64.urlsafe_b64encode(token).decode() if token else None,
+    )
+
+
+@router.get("/{order_id}", response_model=SagaDetail)
+async def saga_detail(
+    order_id: str, _: AdminPrincipal, temporal: TemporalDep, settings: SettingsDep
+) -> SagaDetail:
+    """The saga's steps (status, attempts, last error, timestamps) and its Temporal UI link."""
+    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        description = await handle.describe()
+        view = await handle.query(QUERY_SAGA, result_type=SagaView)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(404, f"no saga for order {order_id}") from error
+        raise
+    return SagaDetail(
+        order_id=order_id,
+        workflow_id=description.id,
+        run_id=description.run_id,
+        status=view.status,
+        current_step=view.current_step,
+        steps=[StepPublic(**vars(step)) for step in view.steps],
+        compensations=view.compensations,
+        temporal_ui_url=ui_url(settings, description.id, description.run_id),
+    )
+
+
+@router.post("/{order_id}/retry", status_code=202, response_model=SagaDetail)
+async def retry_saga(
+    order_id: str, who: AdminPrincipal, temporal: TemporalDep, settings: SettingsDep
+) -> SagaDetail:
+    """Resume a stalled saga's failed step with a fresh retry budget; 409 unless stalled."""
+    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        await handle.execute_update(UPDATE_RETRY)
+    except WorkflowUpdateFailedError as refused:
+        raise Problem(409, str(refused.cause or refused)) from refused
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND and "completed" not in error.message:
+            raise Problem(404, f"no saga for order {order_id}") from error
+        raise Problem(
+            409, f"the saga of order {order_id} is not stalled: {error.message}"
+        ) from error
+    return await saga_detail(order_id, who, temporal, settings)

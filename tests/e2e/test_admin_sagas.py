@@ -1,0 +1,122 @@
+"""An operator's day through HTTP: find a stalled order, see why, retry it, watch it complete."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Caller, CreateProduct
+from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
+
+pytestmark = pytest.mark.usefixtures("saga_worker")
+
+
+async def _switch(http: httpx.AsyncClient, admin: Caller, name: str, available: bool) -> None:
+    answer = await http.put(
+        f"/api/v1/admin/sandbox/providers/{name}",
+        json={"available": available},
+        headers=admin.headers,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+async def shipping_down(http: httpx.AsyncClient, admin: Caller) -> AsyncIterator[None]:
+    await _switch(http, admin, "shipping", False)
+    yield
+    await _switch(http, admin, "shipping", True)
+
+
+async def _listed(
+    http: httpx.AsyncClient, admin: Caller, status: str, order_id: str
+) -> dict[str, Any]:
+    """Visibility is eventually consistent: poll the filtered list until the saga shows."""
+    for _ in range(100):
+        page = await http.get(
+            "/api/v1/admin/sagas", params={"status": status}, headers=admin.headers
+        )
+        assert page.status_code == 200, page.text
+        found = [s for s in page.json()["items"] if s["order_id"] == order_id]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"saga {order_id} never listed as {status}")
+
+
+async def _place(http: httpx.AsyncClient, who: Caller, create_product: CreateProduct) -> str:
+    sku = str((await create_product(stock=5))["sku"])
+    cart_id = await filled_cart(http, who, (sku, 2))
+    placed = await http.post("/api/v1/orders/", json=checkout_body(cart_id), headers=who.headers)
+    assert placed.status_code == 202
+    return str(placed.json()["id"])
+
+
+@pytest.mark.usefixtures("shipping_down")
+async def test_operator_finds_stalled_saga_retries_it_and_it_completes(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct
+) -> None:
+    order_id = await _place(http, customer, create_product)
+    await wait_for_status(http, customer, order_id, {"stalled"})
+
+    listed = await _listed(http, admin, "stalled", order_id)
+    detail = (await http.get(f"/api/v1/admin/sagas/{order_id}", headers=admin.headers)).json()
+    assert listed["customer_id"] == customer.subject and listed["total"] == 2 * 1999
+    assert detail["current_step"] == "create_shipment"
+    shipment = detail["steps"][2]
+    assert shipment["status"] == "stalled" and "down" in shipment["last_error"]
+    assert detail["temporal_ui_url"].endswith(
+        f"/workflows/order-{order_id}/{detail['run_id']}/history"
+    )
+
+    still_down = await http.post(f"/api/v1/admin/sagas/{order_id}/retry", headers=admin.headers)
+    assert still_down.status_code == 202
+    await wait_for_status(http, customer, order_id, {"stalled"})
+
+    await _switch(http, admin, "shipping", True)
+    retried = await http.post(f"/api/v1/admin/sagas/{order_id}/retry", headers=admin.headers)
+    assert retried.status_code == 202
+    order = await wait_for_status(http, customer, order_id)
+    assert order["status"] == "completed"
+    history = [h["type"] for h in order["history"]]
+    assert history.count("SagaStalled") == 2 and history.count("SagaResumed") == 2
+
+
+@pytest.mark.usefixtures("shipping_down")
+async def test_customer_cancel_of_a_stalled_order_releases_everything(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct
+) -> None:
+    order_id = await _place(http, customer, create_product)
+    await wait_for_status(http, customer, order_id, {"stalled"})
+
+    answer = await http.post(
+        f"/api/v1/orders/{order_id}/cancel", json={"reason": "too slow"}, headers=customer.headers
+    )
+    assert answer.status_code == 202, answer.text
+    order = await wait_for_status(http, customer, order_id)
+
+    assert order["status"] == "cancelled"
+    sku = order["items"][0]["sku"]
+    product = (await http.get(f"/api/v1/admin/products/{sku}", headers=admin.headers)).json()
+    assert (product["on_hand"], product["reserved"], product["available"]) == (5, 0, 5)
+    assert "PaymentVoided" in [h["type"] for h in order["history"]]
+
+
+async def test_retry_of_a_saga_that_is_not_stalled_is_409_and_unknown_is_404(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct
+) -> None:
+    order_id = await _place(http, customer, create_product)
+    await wait_for_status(http, customer, order_id)
+    done = await http.post(f"/api/v1/admin/sagas/{order_id}/retry", headers=admin.headers)
+    unknown = await http.get("/api/v1/admin/sagas/no-such-order", headers=admin.headers)
+    assert (done.status_code, unknown.status_code) == (409, 404)
+
+
+async def test_saga_list_rejects_an_unknown_status_with_422(
+    http: httpx.AsyncClient, admin: Caller
+) -> None:
+    answer = await http.get("/api/v1/admin/sagas", params={"status": "lost"}, headers=admin.headers)
+    assert answer.status_code == 422
