@@ -7,18 +7,16 @@ anew (only after a deliberate, versioned change): COMMERCE_RECORD_HISTORIES=1 py
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
-from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from tests.integration.reordered_saga import ReservesBeforeAuthorizing
 from tests.integration.saga_support import add_product, place_order, running_worker, start_saga
-from workflows.contract import OrderFulfillmentInput
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -47,17 +45,6 @@ async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     replayer = Replayer(workflows=[OrderFulfillmentWorkflow])
     result = await replayer.replay_workflow(_history(case))
     assert result.replay_failure is None
-
-
-@workflow.defn(name="OrderFulfillmentWorkflow")
-class ReservesBeforeAuthorizing:
-    """A careless reordering of the saga: what the replay test exists to catch."""
-
-    @workflow.run
-    async def run(self, order: OrderFulfillmentInput) -> None:
-        await workflow.execute_activity(
-            "reserve_inventory", order, start_to_close_timeout=timedelta(seconds=5)
-        )
 
 
 async def test_a_reordered_saga_fails_the_replay() -> None:
