@@ -1,0 +1,91 @@
+"""The machine a bench ran on, the results table and the JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from commerce.bench_report import Row
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count() or 0,
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    return f"{info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['platform']}"
+
+
+_HEADER = (
+    "measurement",
+    "conc",
+    "count",
+    "rate",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "ours/base",
+    "target",
+)
+
+
+def _cells(name: str, row: Row, unit: str, ratio: str, target: str) -> tuple[str, ...]:
+    def number(key: str) -> str:
+        value = row.get(key)
+        return f"{value:,.1f}" if isinstance(value, int | float) else "-"
+
+    rate = f"{row['rate']:,.1f} {unit}" if isinstance(row.get("rate"), int | float) else "-"
+    return (name, str(row.get("concurrency", "-")), str(row.get("count", "-")), rate,
+            number("p50_ms"), number("p95_ms"), number("p99_ms"), ratio, target)  # fmt: skip
+
+
+def table(rows: Sequence[Row]) -> str:
+    """Each measurement on one line and its baseline on the next, ratios on ours."""
+    lines: list[tuple[str, ...]] = [_HEADER]
+    for row in rows:
+        unit = str(row.get("unit", "/s"))
+        ratio = f"{row['ratio']:.0%}" if isinstance(row.get("ratio"), int | float) else "-"
+        if isinstance(row.get("p50_ratio"), int | float) and row.get("section") == "orders":
+            ratio += f", p50 {row['p50_ratio']:.2f}x"
+        target = str(row.get("target", ""))
+        if "target_met" in row:
+            target += "  ok" if row["target_met"] else "  MISSED"
+        lines.append(_cells(str(row.get("name", "?")), row, unit, ratio, target))
+        for base in [row.get("baseline"), *row.get("other_baselines", [])]:
+            if isinstance(base, dict):
+                base_row = {"concurrency": row.get("concurrency"), **base}
+                name = f"  vs {base.get('name', 'baseline')}"
+                lines.append(_cells(name, base_row, str(base.get("unit", unit)), "", ""))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADER))]
+    text = []
+    for n, line in enumerate(lines):
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        text.append("  ".join(cells).rstrip())
+        if n == 0:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def write_json(path: Path, info: dict[str, Any], rows: Sequence[Row], **extra: Any) -> None:
+    document = {"machine": info, **extra, "rows": list(rows)}
+    path.write_text(json.dumps(document, indent=2) + "\n")
