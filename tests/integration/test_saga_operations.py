@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -151,3 +153,36 @@ async def test_cancel_is_refused_once_payment_is_captured(
     assert outcome.status == "completed"
     assert "NotificationsSent" not in await event_types(pool, order_id)
     assert await ledger(pool, order_id) == ["authorize", "ship", "capture"]
+
+
+async def test_cancels_racing_the_saga_end_cancelled_and_released_or_completed(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    sku = await add_product(pool, on_hand=100)
+    order_ids = [await place_order(pool, [(sku, 1)]) for _ in range(20)]
+    rng = random.Random(20261125)
+
+    async def cancel_later(handle: WorkflowHandle, delay_s: float) -> None:  # type: ignore[type-arg]
+        await asyncio.sleep(delay_s)
+        with contextlib.suppress(WorkflowUpdateFailedError, RPCError):
+            await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest("race"))
+
+    async with running_worker(temporal_client, pool) as queue:
+        handles = [await start_saga(temporal_client, queue, order_id) for order_id in order_ids]
+        # From at once to well after most sagas finished, so every moment of the saga is hit.
+        delays = [rng.uniform(0, 2.0) for _ in handles]
+        await asyncio.gather(*(cancel_later(h, d) for h, d in zip(handles, delays, strict=True)))
+        outcomes = await asyncio.gather(*(h.result() for h in handles))
+
+    statuses = [o.status for o in outcomes]
+    assert set(statuses) <= {"cancelled", "completed"}
+    print("outcomes:", {s: statuses.count(s) for s in set(statuses)})
+    for order_id, status in zip(order_ids, statuses, strict=True):
+        operations = await ledger(pool, order_id)
+        if status == "completed":
+            assert operations == ["authorize", "ship", "capture", "notify"]
+        else:
+            assert "capture" not in operations
+            assert operations.count("void") == operations.count("authorize") <= 1
+            assert operations.count("cancel_shipment") == operations.count("ship") <= 1
+    assert await stock_of(pool, sku) == (100 - statuses.count("completed"), 0)
