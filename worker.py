@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from commerce.connections import connect_temporal, create_pool
 from commerce.settings import Settings, get_settings
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
+from eventstore.projections import Projector
 from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
 from workflows.contract import TASK_QUEUE
@@ -69,11 +71,15 @@ async def run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    projector = asyncio.create_task(Projector(pool).run_forever(stop))
     try:
         async with build_worker(client, pool):
             log.info("worker polling task queue %s", TASK_QUEUE)
             await stop.wait()
     finally:
+        projector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await projector  # gives up projector leadership before the pool closes
         await pool.close()
     return 0
 

@@ -1,4 +1,4 @@
-"""The `commerce` command: infra, dev, api, worker, migrate, token, bench."""
+"""The `commerce` command: infra, dev, api, worker, migrate, projector, projections, token, bench."""
 
 from __future__ import annotations
 
@@ -56,6 +56,45 @@ def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_projector(settings: Settings, _: argparse.Namespace) -> int:
+    return asyncio.run(_run_projector(settings))
+
+
+async def _run_projector(settings: Settings) -> int:
+    import signal
+
+    from commerce.connections import create_pool
+    from eventstore.projections import Projector
+
+    pool = await create_pool(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        await Projector(pool).run_forever(stop)
+    finally:
+        await pool.close()
+    return 0
+
+
+def _cmd_projections(settings: Settings, _: argparse.Namespace) -> int:
+    applied = asyncio.run(_rebuild_projections(settings))
+    # When a worker's projector leads, this process only resets and the leader catches up.
+    print(f"read models reset; {applied} event(s) projected by this command")
+    return 0
+
+
+async def _rebuild_projections(settings: Settings) -> int:
+    from commerce.connections import create_pool
+    from eventstore.projections import Projector
+
+    pool = await create_pool(settings)
+    try:
+        return await Projector(pool).rebuild()
+    finally:
+        await pool.close()
+
+
 def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from commerce.tokens import mint_token
 
@@ -78,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="serve the HTTP API")
     sub.add_parser("worker", help="run a Temporal worker (workflows, activities, projector)")
     sub.add_parser("migrate", help="apply the event store and read model schema (idempotent)")
+    sub.add_parser("projector", help="project events into the read models until stopped")
+    projections = sub.add_parser("projections", help="manage the read models")
+    projections_sub = projections.add_subparsers(dest="action", required=True)
+    projections_sub.add_parser(
+        "rebuild", help="empty the read models and project every event again"
+    )
     token = sub.add_parser("token", help="print a JWT for local use")
     token.add_argument("subject", help="customer id (the `sub` claim)")
     token.add_argument("--role", action="append", default=[], choices=["customer", "admin"])
@@ -94,6 +139,8 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "api": _cmd_api,
     "worker": _cmd_worker,
     "migrate": _cmd_migrate,
+    "projector": _cmd_projector,
+    "projections": _cmd_projections,
     "token": _cmd_token,
     "bench": _cmd_bench,
 }
