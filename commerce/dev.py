@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from commerce.connections import create_pool, migrate
 from commerce.embedded import EmbeddedServer, port_answers
-from commerce.infra import address_lines, running_infrastructure, wait_for_stop_or_crash
+from commerce.infra import address_lines, running_infrastructure, supervise
 from commerce.settings import Settings
 
 
@@ -57,12 +57,12 @@ async def run_dev(settings: Settings) -> int:
                 f"  logs: {logs}  (Ctrl-C stops everything)",
                 flush=True,
             )
-            crashed = await wait_for_stop_or_crash([*servers, *children])
+            crashed = await supervise([*servers, *children])
         finally:
             for child in reversed(children):
                 await child.stop()
     if crashed:
-        print(f"error: {crashed} exited unexpectedly; see its log under {logs}", file=sys.stderr)
+        print(f"error: {crashed} keeps exiting; see its log under {logs}", file=sys.stderr)
         return 1
     return 0
 

@@ -49,16 +49,33 @@ async def running_infrastructure(settings: Settings) -> AsyncIterator[list[Embed
             await server.stop()
 
 
-async def wait_for_stop_or_crash(servers: list[EmbeddedServer]) -> str | None:
-    """Block until SIGINT/SIGTERM (returns None) or a child dies (returns its name)."""
+MAX_RESTARTS = 5
+
+
+async def supervise(servers: list[EmbeddedServer]) -> str | None:
+    """Run until SIGINT/SIGTERM (returns None). A child that dies is started again on the same
+    data, as a supervisor does; one that keeps dying (MAX_RESTARTS) ends the run (returns its name).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    restarts = dict.fromkeys((s.name for s in servers), 0)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         while not stop.is_set():
             for server in servers:
-                if server.process is not None and server.process.returncode is not None:
+                if server.process is None or server.process.returncode is None:
+                    continue
+                code = server.process.returncode
+                restarts[server.name] += 1
+                if restarts[server.name] > MAX_RESTARTS:
+                    return server.name
+                print(f"# {server.name} exited ({code}); starting it again", flush=True)
+                server.process = None
+                try:
+                    await server.start()
+                except (OSError, RuntimeError, TimeoutError) as error:
+                    print(f"# {server.name} did not come back: {error}", flush=True)
                     return server.name
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
@@ -73,8 +90,8 @@ async def run_infra(settings: Settings) -> int:
         for line in address_lines(settings):
             print(line, flush=True)
         print(f"# Temporal UI: {settings.temporal_ui_url}  (Ctrl-C stops everything)", flush=True)
-        crashed = await wait_for_stop_or_crash(servers)
+        crashed = await supervise(servers)
     if crashed:
-        print(f"error: embedded {crashed} exited unexpectedly", flush=True)
+        print(f"error: embedded {crashed} keeps exiting; see its log", flush=True)
         return 1
     return 0

@@ -47,7 +47,8 @@ FORWARD = (
     (CONFIRM_ORDER, "confirmed", None),
     (CAPTURE_PAYMENT, "payment_captured", None),
 )
-STEP_TIMEOUT = timedelta(seconds=30)
+# Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
+STEP_TIMEOUT = timedelta(seconds=10)
 # Compensation must finish: it retries until the provider answers, however long that takes.
 UNDO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)

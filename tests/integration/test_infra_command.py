@@ -113,3 +113,31 @@ async def test_unreachable_database_ends_with_one_line_naming_the_setting(tmp_pa
     lines = err.decode().strip().splitlines()
     assert process.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("commerce migrate: COMMERCE_DATABASE_URL=")
+
+
+async def test_infra_starts_a_crashed_postgres_again_on_the_same_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    process, addresses = await _start_infra(_environment(data_dir))
+    try:
+        conn = await asyncpg.connect(addresses["COMMERCE_DATABASE_URL"])
+        await conn.execute("CREATE TABLE survivor (note text); INSERT INTO survivor VALUES ('ok')")
+        await conn.close()
+        pid_file = data_dir / "postgres" / "pgdata" / "postmaster.pid"
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+        async def back() -> str:
+            while True:
+                try:
+                    conn = await asyncpg.connect(addresses["COMMERCE_DATABASE_URL"], timeout=2)
+                except (OSError, asyncpg.PostgresError):
+                    await asyncio.sleep(0.2)
+                    continue
+                try:
+                    return str(await conn.fetchval("SELECT note FROM survivor"))
+                finally:
+                    await conn.close()
+
+        assert await asyncio.wait_for(back(), 60) == "ok"
+        assert process.returncode is None
+    finally:
+        assert await _stop(process) == 0
