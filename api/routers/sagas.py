@@ -14,10 +14,11 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
-from api.deps import SettingsDep, TemporalDep
+from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.problems import Problem
 from commerce.settings import Settings
 from domain.status import OrderStatus
+from eventstore.read_models import OrderSummaries
 from workflows.contract import QUERY_SAGA, UPDATE_RETRY, SagaView, order_workflow_id
 
 router = APIRouter(prefix="/api/v1/admin/sagas", tags=["admin: sagas"])
@@ -122,6 +123,23 @@ async def list_sagas(
         items=[_summary(e, settings) for e in pages.current_page or []],
         next_cursor=base64.urlsafe_b64encode(token).decode() if token else None,
     )
+
+
+class SagaStatistics(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    completed_last_hour: int
+    duration_ms: dict[str, int | None]
+    step_failures: dict[str, int]
+    compensations: int
+    projector_lag: int
+
+
+@router.get("/statistics", response_model=SagaStatistics)
+async def saga_statistics(_: AdminPrincipal, pool: PoolDep) -> SagaStatistics:
+    """Orders by status, completions in the last hour, duration percentiles, failures by step
+    and compensations, from the read models (`projector_lag` says how many events behind)."""
+    return SagaStatistics(**await OrderSummaries(pool).statistics())
 
 
 @router.get("/{order_id}", response_model=SagaDetail)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -120,3 +121,37 @@ async def test_saga_list_rejects_an_unknown_status_with_422(
 ) -> None:
     answer = await http.get("/api/v1/admin/sagas", params={"status": "lost"}, headers=admin.headers)
     assert answer.status_code == 422
+
+
+async def test_statistics_add_up_to_the_orders_placed(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    sku = str((await create_product(stock=10))["sku"])
+    placed = []
+    for token in ("tok_ok", "tok_decline", "tok_capture_decline"):
+        cart_id = await filled_cart(http, customer, (sku, 1))
+        answer = await http.post(
+            "/api/v1/orders/", json=checkout_body(cart_id, token), headers=customer.headers
+        )
+        placed.append(answer.json()["id"])
+    for order_id in placed:
+        await wait_for_status(http, customer, order_id)
+
+    for _ in range(100):
+        stats = (await http.get("/api/v1/admin/sagas/statistics", headers=admin.headers)).json()
+        if stats["projector_lag"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    orders_placed = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'OrderPlaced'"
+    )
+
+    assert stats["projector_lag"] == 0
+    assert stats["total"] == sum(stats["by_status"].values()) == orders_placed
+    assert stats["by_status"]["completed"] >= 1 and stats["by_status"]["failed"] >= 2
+    assert stats["step_failures"]["authorize_payment"] >= 1
+    assert stats["step_failures"]["capture_payment"] >= 1
+    assert stats["compensations"] >= 3
+    assert stats["duration_ms"]["p50"] is not None
+    assert stats["duration_ms"]["p50"] <= stats["duration_ms"]["p99"]
