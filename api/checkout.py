@@ -97,9 +97,9 @@ class Checkout:
     async def _finish(
         self, order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
     ) -> None:
-        if await self._orders.load(order_id) is None:
-            order = _order_from_cart(order_id, customer_id, body, cart)
-            await self._orders.save(order, {"correlation_id": order_id, "actor": customer_id})
+        # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
+        order = _order_from_cart(order_id, customer_id, body, cart)
+        await self._orders.save(order, {"correlation_id": order_id, "actor": customer_id})
         try:
             await self._carts.convert(body.cart_id, customer_id, order_id)
         except CartAlreadyConverted as converted:
