@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
@@ -17,14 +19,14 @@ class Unreachable(RuntimeError):
         self.setting = setting
 
 
-async def create_pool(settings: Settings, **kwargs: object) -> asyncpg.Pool:
+async def create_pool(settings: Settings, **kwargs: Any) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
             settings.database_url,
             min_size=settings.database_pool_min,
             max_size=settings.database_pool_max,
             timeout=10,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         raise Unreachable("COMMERCE_DATABASE_URL", settings.database_url, error) from error
@@ -42,12 +44,12 @@ async def create_redis(settings: Settings) -> redis.Redis:
     return client
 
 
-async def connect_temporal(settings: Settings, **kwargs: object) -> Client:
+async def connect_temporal(settings: Settings, **kwargs: Any) -> Client:
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
     except RuntimeError as error:
         raise Unreachable("TEMPORAL_ADDRESS", settings.temporal_address, error) from error

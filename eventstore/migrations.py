@@ -11,7 +11,7 @@ _LOCK_KEY = 0x636F6D6D  # any constant; serialises concurrent `commerce migrate`
 
 def _migration_files() -> list[tuple[str, str]]:
     folder = resources.files("eventstore") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name, p.read_text()) for p in files]
 
 

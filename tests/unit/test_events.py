@@ -3,11 +3,11 @@
 import dataclasses
 
 import pytest
-from tests.unit.order_scenarios import FORWARD, drive
 
 from domain import events as ev
 from domain import saga_events
 from domain.errors import DomainError, UnknownEventType
+from tests.unit.order_scenarios import FORWARD, drive
 
 
 def event_classes() -> set[type[ev.DomainEvent]]:

@@ -1,11 +1,11 @@
 """The saga's paths through the order: happy, failed with compensation, cancelled, stalled."""
 
 import pytest
-from tests.unit.order_scenarios import COMMANDS, FORWARD, drive, placed
 
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent
 from domain.order import OrderStatus
+from tests.unit.order_scenarios import COMMANDS, FORWARD, drive, placed
 
 
 def types(events: list[DomainEvent]) -> list[str]:

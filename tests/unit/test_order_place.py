@@ -1,11 +1,11 @@
 """Placing an order validates lines and currency before any event exists."""
 
 import pytest
-from tests.unit.order_scenarios import ADDRESS, LINES
 
 from domain.errors import EmptyOrder, InvalidMoney, InvalidQuantity
 from domain.events import OrderLine
 from domain.order import Order
+from tests.unit.order_scenarios import ADDRESS, LINES
 
 
 def line(quantity: int = 1, unit_price: int = 100) -> OrderLine:

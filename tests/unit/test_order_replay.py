@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.order_scenarios import ADDRESS
 
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent, OrderLine, event_from_data
 from domain.order import Order
+from tests.unit.order_scenarios import ADDRESS
 
 ids = st.text(min_size=1, max_size=12)
 lines = st.lists(

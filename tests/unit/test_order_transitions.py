@@ -3,11 +3,11 @@
 import pickle
 
 import pytest
-from tests.unit.order_scenarios import ADDRESS, COMMANDS, FORWARD, LINES, SCENARIOS, drive, placed
 
 from domain.errors import AmountMismatch, InvalidTransition
 from domain.events import DomainEvent
 from domain.order import TERMINAL_STATUSES, Order, OrderStatus
+from tests.unit.order_scenarios import ADDRESS, COMMANDS, FORWARD, LINES, SCENARIOS, drive, placed
 
 LEGAL = [(s, c) for s, (_, allowed) in SCENARIOS.items() for c in sorted(allowed)]
 ILLEGAL = [(s, c) for s, (_, allowed) in SCENARIOS.items() for c in COMMANDS if c not in allowed]
