@@ -202,3 +202,17 @@ def test_named_volumes_are_declared(compose: dict[str, Any], services: dict[str,
             source = mount.split(":")[0]
             if not source.startswith(("./", "/")):
                 assert source in compose["volumes"], source
+
+
+def strings(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in strings(key) + strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_dollar_is_an_interpolation_or_escaped(compose: dict[str, Any]) -> None:
+    # Compose would read a bare `$name` in a shell script as one of its own variables.
+    for value in strings(compose):
+        assert "$" not in _INTERPOLATION.sub("", value.replace("$$", "")), value
