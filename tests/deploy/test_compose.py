@@ -21,6 +21,8 @@ REQUIRED_APP_ENV = {
     "COMMERCE_ENVIRONMENT", "COMMERCE_JWT_SECRET",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
 }  # fmt: skip
+# Jaeger's OTLP receivers, by the protocol the exporter speaks.
+OTLP_PORTS = {"grpc": "http://jaeger:4317", "http/protobuf": "http://jaeger:4318"}
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
 
 
@@ -128,8 +130,11 @@ def test_worker_has_no_host_port_so_it_scales(services: dict[str, Any]) -> None:
     worker = services["worker"]
     assert "ports" not in worker
     assert "container_name" not in worker
-    assert "9464" in [str(port) for port in worker["expose"]]
-    assert worker["environment"]["COMMERCE_WORKER_METRICS_PORT"] == "9464"
+    assert {"9464", "9465"} <= {str(port) for port in worker["expose"]}
+    env = worker["environment"]
+    assert env["COMMERCE_WORKER_METRICS_PORT"] == "9464"
+    assert env["COMMERCE_WORKER_SDK_METRICS_PORT"] == "9465"
+    assert env["COMMERCE_WORKER_METRICS_HOST"] == "0.0.0.0"  # reachable by Prometheus
 
 
 def test_ui_ports(services: dict[str, Any]) -> None:
@@ -144,7 +149,7 @@ def test_every_app_service_is_configured_for_production(services: dict[str, Any]
         assert REQUIRED_APP_ENV <= set(env), f"{name} misses {REQUIRED_APP_ENV - set(env)}"
         assert env["COMMERCE_ENVIRONMENT"] == "production"
         assert env["COMMERCE_JWT_SECRET"].startswith("${COMMERCE_JWT_SECRET:?")
-        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_PORTS[env["OTEL_EXPORTER_OTLP_PROTOCOL"]]
         assert env["OTEL_SERVICE_NAME"] == f"commerce-{name}"
 
 

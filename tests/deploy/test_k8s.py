@@ -86,6 +86,7 @@ def test_worker_deployment_exposes_metrics_and_probes_them(resources: list[Resou
     [container] = pod_spec(worker)["containers"]
     assert container["command"] == ["commerce", "worker"]
     assert {"name": "metrics", "containerPort": 9464, "protocol": "TCP"} in container["ports"]
+    assert {"name": "sdk-metrics", "containerPort": 9465, "protocol": "TCP"} in container["ports"]
     for probe in ("readinessProbe", "livenessProbe"):
         action = container[probe].get("httpGet") or container[probe]["tcpSocket"]
         assert action["port"] in {"metrics", 9464}

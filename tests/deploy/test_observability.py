@@ -142,7 +142,11 @@ def test_prometheus_discovers_api_and_every_worker_replica() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    for job, service, port in (("commerce-api", "api", 8084), ("commerce-worker", "worker", 9464)):
+    for job, service, port in (
+        ("commerce-api", "api", 8084),
+        ("commerce-worker", "worker", 9464),
+        ("commerce-worker-sdk", "worker", 9465),
+    ):
         [discovery] = jobs[job]["dns_sd_configs"]
         assert discovery["names"] == [service] and service in compose
         assert discovery["type"] == "A" and discovery["port"] == port
