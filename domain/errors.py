@@ -92,3 +92,9 @@ class CaptureDeclined(BusinessRuleViolation):
     """The payment provider refused to capture an authorized amount."""
 
     default_message = "the payment capture was declined"
+
+
+class SpendingLimitExceeded(BusinessRuleViolation):
+    """The order would take the customer past the shop's cumulative spending limit."""
+
+    default_message = "the order exceeds the customer's spending limit"
