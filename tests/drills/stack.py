@@ -36,6 +36,12 @@ FAST_SAGA = {
 }
 
 
+def stopped_cleanly(code: int | None) -> bool:
+    """Exit code of a process that stopped on SIGTERM as asked: 0, or -SIGTERM from a server
+    (uvicorn) that shuts down gracefully and then re-raises the signal, as Unix convention has it."""
+    return code in (0, -signal.SIGTERM)
+
+
 class StackError(AssertionError):
     """A process of the stack did not start, stop or answer as it should (with its log's tail)."""
 
