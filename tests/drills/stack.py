@@ -130,12 +130,11 @@ class Stack:
         """SIGTERM workers, API, then infra (as an operator stops them); their exit codes."""
         codes: dict[str, int | None] = {}
         await self._close_clients()
-        for child in list(self.worker_children):
-            codes[child.name] = await self.stop(child)
-        if self.api is not None:
-            codes[self.api.name] = await self.stop(self.api)
-        if self.infra is not None:
-            codes[self.infra.name] = await self.stop(self.infra, timeout_s=60)
+        for child in [*self.worker_children, self.api]:
+            if child is not None:
+                codes[child.name] = await self.stop(child)
+        if (infra := self.infra) is not None:
+            codes[infra.name] = await self.stop(infra, timeout_s=60)
         return codes
 
     async def teardown(self, failing: bool) -> None:
@@ -158,8 +157,10 @@ class Stack:
 
     # ------------------------------------------------------------------ environment
 
-    def environment(self) -> dict[str, str]:
-        """What every child gets: this drill's data dir, ports, secret and saga settings."""
+    def environment(self, addresses: bool = True) -> dict[str, str]:
+        """What every child gets: this drill's data dir, ports, secret and saga settings, and
+        (except for `commerce infra`, which would take them for external servers) the addresses
+        infra printed."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COMMERCE_", "TEMPORAL_"))}
         env.update(
             COMMERCE_DATA_DIR=str(self.data_dir),
@@ -176,7 +177,8 @@ class Stack:
         )
         env.update(FAST_SAGA)
         env.update(self.settings)
-        env.update(self.addresses)
+        if addresses:
+            env.update(self.addresses)
         return env
 
     def _log(self, name: str) -> Path:
@@ -189,7 +191,7 @@ class Stack:
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "commerce.cli", role,
-                env=self.environment(),
+                env=self.environment(addresses=role != "infra"),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if pipe_stdout else log,
                 stderr=log,
