@@ -4,16 +4,15 @@ The bench starts its own embedded servers in a fresh temporary data dir on free 
 whatever the settings name, and stops them however it ends. Sections:
 
 - event store appends (`EventStore.append`) beside raw asyncpg INSERTs into the same table;
-- orders through the HTTP API and the saga beside a bare six-activity Temporal workflow;
+- orders through the HTTP API and the saga beside a bare six-activity Temporal workflow, at
+  several concurrencies and with 1, 2, 4 worker processes; the API's and worker's RSS;
 - add-to-cart, from `commerce.bench_cart` when that module is present.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import importlib
 import logging
 import secrets
 import shutil
@@ -21,18 +20,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from commerce.bench_app import running_app
+from commerce.bench_cart_rows import cart_rows
 from commerce.bench_eventstore import bench_event_store
-from commerce.bench_orders import bench_orders, running_app
 from commerce.bench_report import Row
-from commerce.bench_table import machine, machine_line, table, write_json
+from commerce.bench_sweep import bench_orders
+from commerce.bench_table import load_average, machine, machine_line, table, write_json
 from commerce.connections import connect_temporal, migrate
 from commerce.embedded import free_port
 from commerce.infra import running_infrastructure
 from commerce.settings import Settings
-
-CART_TIMEOUT_S = 600.0
 
 
 def bench_settings(data_dir: Path, settings: Settings) -> Settings:
@@ -63,50 +61,6 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-async def _cart_rows(settings: Settings, quick: bool) -> list[Row]:
-    try:
-        module = importlib.import_module("commerce.bench_cart")
-        bench_add_to_cart = module.bench_add_to_cart
-    except (ImportError, AttributeError) as missing:
-        say(f"# add-to-cart: skipped (commerce.bench_cart not available: {missing})")
-        return []
-    async with asyncio.timeout(CART_TIMEOUT_S):
-        return cart_comparisons(await bench_add_to_cart(settings, quick))
-
-
-def cart_comparisons(rows: list[dict[str, Any]]) -> list[Row]:
-    """`bench_add_to_cart` reports flat rows, the API's and its baselines' alike: pair each API
-    row with the baselines at its concurrency (the first one gives the ratio)."""
-    if all("baseline" in row for row in rows):
-        return [{"section": "cart", **row} for row in rows]
-
-    def figures(row: dict[str, Any]) -> Row:
-        return {
-            "name": row.get("name"),
-            "count": row.get("count", row.get("requests")),
-            "rate": row.get("rate", row.get("rps")),
-            **{key: row.get(key) for key in ("p50_ms", "p95_ms", "p99_ms")},
-        }
-
-    ours = [row for row in rows if str(row.get("name", "")).startswith("api")]
-    paired: list[Row] = []
-    for row in ours:
-        baselines = [
-            figures(other)
-            for other in rows
-            if other not in ours and other.get("concurrency") == row.get("concurrency")
-        ]
-        result: Row = {"section": "cart", "unit": "req/s", "concurrency": row.get("concurrency")}
-        result |= figures(row)
-        result["baseline"] = baselines[0] if baselines else None
-        result["other_baselines"] = baselines[1:]
-        base_rate = baselines[0]["rate"] if baselines else None
-        result["ratio"] = round(result["rate"] / base_rate, 3) if base_rate else None
-        result["target"] = ""
-        paired.append(result)
-    return paired
-
-
 async def _sections(settings: Settings, quick: bool) -> list[Row]:
     rows: list[Row] = []
     async with running_infrastructure(settings):
@@ -114,11 +68,13 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
         say("# servers up; event store appends ...")
         rows += await bench_event_store(settings.database_url, quick)
         temporal = await connect_temporal(settings)
-        async with running_app(settings):
-            say("# worker and API up; orders (completion seen via Temporal handle.result()) ...")
-            rows += await bench_orders(settings, temporal, quick)
+        async with running_app(settings, temporal) as app:
+            pids = ", ".join(f"{name} pid {pid}" for name, pid in app.pids().items())
+            say(f"# worker and API up ({pids}); orders (completion seen via Temporal "
+                "handle.result()), worker scaling, memory ...")  # fmt: skip
+            rows += await bench_orders(settings, temporal, app, quick)
         say("# add-to-cart ...")
-        rows += await _cart_rows(settings, quick)
+        rows += await cart_rows(settings, quick)
     return rows
 
 
@@ -126,6 +82,7 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     for chatty in ("httpx", "temporalio"):  # a line per request or worker stop drowns the report
         logging.getLogger(chatty).setLevel(logging.WARNING)
     info = machine()
+    info["loadavg_start"] = load_average()
     quick = bool(args.quick)
     say(f"# commerce bench{' --quick' if quick else ''} on {machine_line(info)}")
     data_dir = Path(tempfile.mkdtemp(prefix="commerce-bench-"))
@@ -141,9 +98,15 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
             with contextlib.suppress(OSError):
                 shutil.rmtree(data_dir)
     duration = time.perf_counter() - started
+    info["loadavg_end"] = load_average()
     say(f"\n# {machine_line(info)}; {duration:.0f}s")
     say(table(rows))
     if args.json_path:
         write_json(Path(args.json_path), info, rows, quick=quick, duration_s=round(duration, 1))
         say(f"# rows written to {args.json_path}")
+    if getattr(args, "plot_path", None):
+        from commerce.bench_plot import write_plot  # matplotlib only here, never in API or worker
+
+        write_plot(Path(args.plot_path), rows, machine_line(info))
+        say(f"# plot written to {args.plot_path}")
     return 0

@@ -7,48 +7,23 @@ so the bench adds no polling load to the API it measures.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 
 from commerce.bench_baseline import bare_worker, run_bare
-from commerce.bench_report import Operation, Row, abba, comparison, drive
-from commerce.dev import CommerceProcess, child_environment
-from commerce.embedded import EmbeddedServer
+from commerce.bench_report import Operation
 from commerce.settings import Settings
 from commerce.tokens import mint_token
 from workflows.contract import SagaOutcome, order_workflow_id
 
-TIMEOUT_S = 600.0
 ADDRESS = {"name": "Bench Shopper", "line1": "1 Market St", "city": "Springfield",
            "postal_code": "12345", "country": "US"}  # fmt: skip
-
-
-@contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[None]:
-    """One `commerce worker` and one `commerce api` child against the bench's servers."""
-    env = child_environment(settings) | {
-        "COMMERCE_JWT_SECRET": str(settings.jwt_secret),
-        "COMMERCE_API_HOST": "127.0.0.1",
-        "COMMERCE_API_PORT": str(settings.api_port),
-        "COMMERCE_ENVIRONMENT": "development",
-    }
-    logs = settings.data_dir.resolve() / "logs"
-    children: list[EmbeddedServer] = [
-        CommerceProcess("worker", logs, 0, role="worker", env=env),
-        CommerceProcess("api", logs, settings.api_port, role="api", env=env),
-    ]
-    try:
-        for child in children:
-            await child.start()
-        yield
-    finally:
-        for child in reversed(children):
-            await child.stop()
 
 
 def _bearer(settings: Settings, subject: str, role: str) -> dict[str, str]:
@@ -94,51 +69,35 @@ def order_operation(
 
 
 @contextlib.asynccontextmanager
-async def _placing_orders(
-    settings: Settings, temporal: Client, concurrency: int, stock: int
-) -> AsyncIterator[Operation]:
-    """An HTTP client on the API and a fresh product with `stock` units; yields the operation."""
-    limits = httpx.Limits(
-        max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
-    )
+async def placing_orders(
+    settings: Settings, temporal: Client, max_concurrency: int
+) -> AsyncIterator[Callable[[int], Awaitable[Operation]]]:
+    """One HTTP client on the API for every phase, its connections kept alive between them;
+    yields `stocked(units)`: a fresh product with that stock, and the operation ordering it."""
+    lanes = max_concurrency + 4
+    limits = httpx.Limits(max_connections=lanes, max_keepalive_connections=lanes)
     base_url = f"http://127.0.0.1:{settings.api_port}"
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-        sku = f"BENCH-{uuid.uuid4().hex[:8]}"
-        product = {"name": "Bench widget", "price": 1250, "currency": "USD", "stock": stock}
-        admin = _bearer(settings, "bench-admin", "admin")
-        path = f"/api/v1/admin/products/{sku}"
-        await _expect(await http.put(path, json=product, headers=admin), 201)
-        yield order_operation(settings, http, temporal, sku)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+
+        async def stocked(units: int) -> Operation:
+            sku = f"BENCH-{uuid.uuid4().hex[:8]}"
+            product = {"name": "Bench widget", "price": 1250, "currency": "USD", "stock": units}
+            admin = _bearer(settings, "bench-admin", "admin")
+            path = f"/api/v1/admin/products/{sku}"
+            await _expect(await http.put(path, json=product, headers=admin), 201)
+            return order_operation(settings, http, temporal, sku)
+
+        yield stocked
 
 
 @contextlib.asynccontextmanager
-async def _running_bare(temporal: Client) -> AsyncIterator[Operation]:
+async def running_bare(temporal: Client) -> AsyncIterator[Operation]:
     """The bare workflow's in-process worker on its own task queue; yields the operation."""
     task_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    ids = itertools.count()  # one workflow id per run, whatever index the phase gives
 
-    async def bare(index: int) -> None:
-        await run_bare(temporal, task_queue, f"{task_queue}-{index}")
+    async def bare(_: int) -> None:
+        await run_bare(temporal, task_queue, f"{task_queue}-{next(ids)}")
 
     async with bare_worker(temporal, task_queue):
         yield bare
-
-
-async def bench_orders(settings: Settings, temporal: Client, quick: bool) -> list[Row]:
-    """N orders through the running API and worker, beside N bare workflows at the same
-    concurrency; both warmed up first, then measured in interleaved halves."""
-    count, concurrency = (40, 10) if quick else (300, 50)
-    warm = min(concurrency, 10)
-    async with (
-        _placing_orders(settings, temporal, concurrency, count + warm + 100) as order,
-        _running_bare(temporal) as bare,
-    ):
-        await drive("orders warm-up", warm, concurrency, order, TIMEOUT_S)
-        await drive("bare warm-up", warm, concurrency, bare, TIMEOUT_S)
-        orders, baseline = await abba(
-            count, concurrency, TIMEOUT_S, ("orders", order), ("bare workflows", bare)
-        )
-    return [comparison(
-        "orders", "orders: cart → checkout → completed (HTTP + saga)", "orders/s", concurrency,
-        orders, "bare workflow, 6 no-op activities", baseline,
-        min_ratio=0.5, max_p50_ratio=2.0, baseline_unit="workflows/s",
-    )]  # fmt: skip

@@ -29,10 +29,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (other processes share these cores)."""
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except OSError:
+        return []
+
+
 def machine_line(info: dict[str, Any]) -> str:
-    return f"{info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['platform']}"
+    line = f"{info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['platform']}"
+    for when in ("start", "end"):
+        if info.get(f"loadavg_{when}"):
+            line += f"; load {when} " + " ".join(f"{x:.2f}" for x in info[f"loadavg_{when}"])
+    return line
 
 
+_P50 = ("orders", "scaling")
 _HEADER = (
     "measurement",
     "conc",
@@ -57,12 +70,15 @@ def _cells(name: str, row: Row, unit: str, ratio: str, target: str) -> tuple[str
 
 
 def table(rows: Sequence[Row]) -> str:
-    """Each measurement on one line and its baseline on the next, ratios on ours."""
+    """Each measurement on one line and its baseline on the next, ratios on ours; then the
+    memory samples."""
     lines: list[tuple[str, ...]] = [_HEADER]
     for row in rows:
+        if row.get("section") == "memory":
+            continue
         unit = str(row.get("unit", "/s"))
         ratio = f"{row['ratio']:.0%}" if isinstance(row.get("ratio"), int | float) else "-"
-        if isinstance(row.get("p50_ratio"), int | float) and row.get("section") == "orders":
+        if isinstance(row.get("p50_ratio"), int | float) and row.get("section") in _P50:
             ratio += f", p50 {row['p50_ratio']:.2f}x"
         target = str(row.get("target", ""))
         if "target_met" in row:
@@ -83,7 +99,21 @@ def table(rows: Sequence[Row]) -> str:
         text.append("  ".join(cells).rstrip())
         if n == 0:
             text.append("  ".join("-" * w for w in widths))
-    return "\n".join(text)
+    return "\n".join(text + memory_lines(rows))
+
+
+def memory_lines(rows: Sequence[Row]) -> list[str]:
+    """`worker RSS (VmRSS)  after 200: 95.1 MiB  after 1000: 97.0 MiB  +2.0%  target  ok`."""
+    lines = []
+    for row in rows:
+        if row.get("section") != "memory":
+            continue
+        samples = "  ".join(f"after {s['orders']}: {s['rss_mib']:,.1f} MiB" for s in row["samples"])
+        verdict = "ok" if row["target_met"] else "MISSED"
+        lines.append(
+            f"{row['name']:<20}  {samples}  {row['growth']:+.1%}  {row['target']}  {verdict}"
+        )
+    return ["", *lines] if lines else []
 
 
 def write_json(path: Path, info: dict[str, Any], rows: Sequence[Row], **extra: Any) -> None:

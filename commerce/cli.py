@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
     bench.add_argument("--quick", action="store_true", help="small counts, for CI")
     bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
+    bench.add_argument(
+        "--plot", dest="plot_path", default=None, help="also plot rates vs concurrency (PNG)"
+    )
     return parser
 
 

@@ -17,26 +17,29 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _run_quick_bench(json_path: Path) -> subprocess.CompletedProcess[str]:
+def _run_quick_bench(json_path: Path, plot_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMMERCE_", "TEMPORAL_"))}
     env["COMMERCE_LOG_JSON"] = "false"
     return subprocess.run(
-        [sys.executable, "-m", "commerce.cli", "bench", "--quick", "--json", str(json_path)],
+        [sys.executable, "-m", "commerce.cli", "bench", "--quick", "--json", str(json_path),
+         "--plot", str(plot_path)],
         env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
 
 
 def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -> None:
-    json_path = tmp_path / "bench.json"
+    json_path, plot_path = tmp_path / "bench.json", tmp_path / "throughput.png"
 
-    done = _run_quick_bench(json_path)
+    done = _run_quick_bench(json_path, plot_path)
 
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads(json_path.read_text())
     assert report["machine"]["cores"] > 0 and report["machine"]["python"]
-    rows = report["rows"]
+    assert len(report["machine"]["loadavg_start"]) == 3
+    rows = [row for row in report["rows"] if row["section"] != "memory"]
+    memory = [row for row in report["rows"] if row["section"] == "memory"]
     sections = {row["section"] for row in rows}
-    expected = {"eventstore", "orders"}
+    expected = {"eventstore", "orders", "scaling"}
     if importlib.util.find_spec("commerce.bench_cart") is not None:
         expected.add("cart")
     assert expected <= sections
@@ -50,6 +53,19 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
         assert row["baseline"]["rate"] > 0, row
         assert row["ratio"] > 0, row
         assert {"p50_ms", "p99_ms"} <= row.keys() and {"p50_ms", "p99_ms"} <= row["baseline"].keys()
-    orders = next(r for r in rows if r["section"] == "orders")
-    assert orders["errors"] == 0 and orders["baseline"]["errors"] == 0
+    orders = [r for r in rows if r["section"] == "orders"]
+    assert [r["concurrency"] for r in orders] == [10]
+    for row in orders:
+        assert row["errors"] == 0 and row["baseline"]["errors"] == 0
+        assert row["p50_ratio"] > 0 and "target_met" in row
+    scaling = [r for r in rows if r["section"] == "scaling"]
+    assert [r["workers"] for r in scaling] == [1, 2]
+    assert all(r["speedup"] > 0 and r["errors"] == 0 for r in scaling)
+    assert {r["process"] for r in memory} == {"api", "worker"}
+    for row in memory:
+        assert [s["orders"] for s in row["samples"]] == [40, 80], row
+        assert all(s["rss_mib"] > 0 for s in row["samples"]), row
+        assert isinstance(row["target_met"], bool)
+    assert plot_path.read_bytes().startswith(b"\x89PNG")
     assert "Temporal handle.result()" in done.stdout
+    assert "after 40:" in done.stdout

@@ -1,0 +1,62 @@
+"""Add-to-cart rows from `commerce.bench_cart` (when present), each beside its baselines."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
+
+from commerce.bench_report import Row
+from commerce.settings import Settings
+
+CART_TIMEOUT_S = 600.0
+MIN_RATIO = 0.5  # the issue's target: add-to-cart at least half the bare FastAPI POST rate
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def cart_rows(settings: Settings, quick: bool) -> list[Row]:
+    try:
+        module = importlib.import_module("commerce.bench_cart")
+        bench_add_to_cart = module.bench_add_to_cart
+    except (ImportError, AttributeError) as missing:
+        say(f"# add-to-cart: skipped (commerce.bench_cart not available: {missing})")
+        return []
+    async with asyncio.timeout(CART_TIMEOUT_S):
+        return cart_comparisons(await bench_add_to_cart(settings, quick))
+
+
+def cart_comparisons(rows: list[dict[str, Any]]) -> list[Row]:
+    """`bench_add_to_cart` reports flat rows, the API's and its baselines' alike: pair each API
+    row with the baselines at its concurrency (the first one gives the ratio)."""
+    if all("baseline" in row for row in rows):
+        return [{"section": "cart", **row} for row in rows]
+
+    def figures(row: dict[str, Any]) -> Row:
+        return {
+            "name": row.get("name"),
+            "count": row.get("count", row.get("requests")),
+            "rate": row.get("rate", row.get("rps")),
+            **{key: row.get(key) for key in ("p50_ms", "p95_ms", "p99_ms")},
+        }
+
+    ours = [row for row in rows if str(row.get("name", "")).startswith("api")]
+    paired: list[Row] = []
+    for row in ours:
+        baselines = [
+            figures(other)
+            for other in rows
+            if other not in ours and other.get("concurrency") == row.get("concurrency")
+        ]
+        result: Row = {"section": "cart", "unit": "req/s", "concurrency": row.get("concurrency")}
+        result |= figures(row)
+        result["baseline"] = baselines[0] if baselines else None
+        result["other_baselines"] = baselines[1:]
+        base_rate = baselines[0]["rate"] if baselines else None
+        result["ratio"] = round(result["rate"] / base_rate, 3) if base_rate else None
+        result["target"] = f"rate >= {MIN_RATIO:.0%}"
+        result["target_met"] = (result["ratio"] or 0.0) >= MIN_RATIO
+        paired.append(result)
+    return paired
