@@ -10,20 +10,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
+from prometheus_client import start_http_server
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Interceptor, Worker
 
 from activities.compensation import CompensationActivities
 from activities.fulfillment import FulfillmentActivities
+from activities.metrics import SagaStepMetrics
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.settings import Settings, get_settings
+from commerce.telemetry import configure_tracing
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
 from eventstore.projections import Projector
 from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
-from workflows.contract import TASK_QUEUE
+from workflows.contract import STEPS, TASK_QUEUE
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 log = logging.getLogger("commerce.worker")
@@ -53,20 +57,56 @@ def saga_activities(pool: asyncpg.Pool) -> Sequence[Callable[..., Any]]:
     ]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str = TASK_QUEUE) -> Worker:
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str = TASK_QUEUE,
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
+    """The saga's worker. The client's tracing interceptor, if any, applies first (outermost)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderFulfillmentWorkflow],
         activities=saga_activities(pool),
+        interceptors=[*interceptors, SagaStepMetrics(STEPS)],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,
     )
 
 
+def serve_metrics(settings: Settings) -> Runtime | None:
+    """prometheus_client's registry (business and projector metrics) on the worker metrics
+    port, and a Temporal runtime exposing the SDK's own metrics on the SDK metrics port.
+
+    A port already taken (a second worker on one machine) costs that endpoint, not the worker.
+    """
+    host = settings.worker_metrics_host
+    if settings.worker_metrics_port:
+        try:
+            start_http_server(settings.worker_metrics_port, host)
+            log.info("metrics on http://%s:%d/metrics", host, settings.worker_metrics_port)
+        except OSError as error:
+            log.warning("COMMERCE_WORKER_METRICS_PORT: no metrics endpoint: %s", error)
+    if not settings.worker_sdk_metrics_port:
+        return None
+    address = f"{host}:{settings.worker_sdk_metrics_port}"
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except ValueError as error:  # how the SDK reports a port already in use
+        log.warning("COMMERCE_WORKER_SDK_METRICS_PORT: no SDK metrics endpoint: %s", error)
+        return None
+
+
 async def run_worker(settings: Settings) -> int:
+    tracing = configure_tracing("commerce-worker", settings)
+    runtime = serve_metrics(settings)
     pool = await create_pool(settings)
-    client = await connect_temporal(settings)
+    client = await connect_temporal(
+        settings,
+        interceptors=tracing.temporal_interceptors() if tracing else [],
+        **({"runtime": runtime} if runtime else {}),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,6 +121,8 @@ async def run_worker(settings: Settings) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await projector  # gives up projector leadership before the pool closes
         await pool.close()
+        if tracing:
+            tracing.shutdown()  # flushes the spans still batched
     return 0
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import count_appended
+from commerce.telemetry import current_trace_id
 from domain.errors import BusinessRuleViolation
 from domain.order import Order
 from eventstore.orders import OrderRepository
@@ -44,15 +46,21 @@ class OrderSteps:
 
     async def _save(self, order: Order) -> None:
         if order.pending_events:
+            appended = list(order.pending_events)
             await self._orders.save(order, _metadata())
+            count_appended(appended)
 
 
 def _metadata() -> dict[str, Any]:
     info = activity.info()
-    return {
+    metadata: dict[str, Any] = {
         "correlation_id": info.workflow_id,
         "causation_id": f"{info.workflow_run_id}/{info.activity_id}",
         "actor": "saga",
         "activity": info.activity_type,
         "attempt": info.attempt,
     }
+    trace_id = current_trace_id()
+    if trace_id is not None:
+        metadata["trace_id"] = trace_id
+    return metadata

@@ -7,18 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import metrics
+from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
 from api.resources import Resources
 from api.routers import cart, cart_analytics, catalog, health, orders, sagas, sandbox
 from commerce.settings import Settings, get_settings
+from commerce.telemetry import Tracing, configure_tracing
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:
+    """The API; traced when `tracing` is given or an OTLP endpoint is configured."""
     settings = settings or get_settings()
+    tracing = tracing or configure_tracing("commerce-api", settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.resources = await Resources.open(settings)
+        interceptors = tracing.temporal_interceptors() if tracing else ()
+        app.state.resources = await Resources.open(settings, interceptors)
         try:
             yield
         finally:
@@ -32,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(HttpMetrics)
+    if tracing:
+        tracing.instrument_app(app)
+    app.include_router(metrics.router)
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(cart.router)

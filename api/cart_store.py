@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 
 from api import cart_analytics as analytics
+from api.metrics import CART_OPERATIONS, CartOperation
 from commerce.settings import Settings
 from domain.cart import Cart, CartLine, CartStatus, validate_quantity
 from domain.errors import CurrencyMismatch
@@ -162,6 +163,7 @@ class CartStore:
             pipe.set(active_key(customer_id), cart.id, pxat=expiry)
             analytics.record_created(pipe, cart.id, expiry)
             await pipe.execute()
+        CART_OPERATIONS.labels("create").inc()
         return cart
 
     async def get(self, cart_id: str) -> CartView | None:
@@ -203,15 +205,17 @@ class CartStore:
                 )
             return cart.add_item(sku, product.name, quantity, product.price)
 
-        return await self._change(cart_id, customer_id, add)
+        return await self._change(cart_id, customer_id, add, "add")
 
     async def set_quantity(
         self, cart_id: str, customer_id: str, sku: str, quantity: int
     ) -> CartView:
-        return await self._change(cart_id, customer_id, lambda c: c.set_quantity(sku, quantity))
+        return await self._change(
+            cart_id, customer_id, lambda c: c.set_quantity(sku, quantity), "set"
+        )
 
     async def remove_item(self, cart_id: str, customer_id: str, sku: str) -> CartView:
-        return await self._change(cart_id, customer_id, lambda c: c.remove_item(sku))
+        return await self._change(cart_id, customer_id, lambda c: c.remove_item(sku), "remove")
 
     async def convert(self, cart_id: str, customer_id: str, order_id: str) -> CartView:
         """Flip the customer's active cart to converted, recording the order it became."""
@@ -241,9 +245,14 @@ class CartStore:
             return view
 
         await self._transact(cart_id, customer_id, delete)
+        CART_OPERATIONS.labels("delete").inc()
 
     async def _change(
-        self, cart_id: str, customer_id: str, decide: Callable[[Cart], Cart]
+        self,
+        cart_id: str,
+        customer_id: str,
+        decide: Callable[[Cart], Cart],
+        operation: CartOperation,
     ) -> CartView:
         def change(pipe: Pipeline, view: CartView, points_here: bool) -> CartView:
             changed = view.with_cart(decide(view.to_domain()), datetime.now(UTC), self._ttl)
@@ -254,7 +263,9 @@ class CartStore:
             )
             return changed
 
-        return await self._transact(cart_id, customer_id, change)
+        changed = await self._transact(cart_id, customer_id, change)
+        CART_OPERATIONS.labels(operation).inc()
+        return changed
 
     async def _transact(self, cart_id: str, customer_id: str, queue: _Queue) -> CartView:
         """Decide on the current cart and commit the queued writes, again if a writer raced us."""

@@ -23,9 +23,11 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartView, EmptyCart
+from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem
 from commerce.settings import Settings
+from commerce.telemetry import current_trace_id
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
 from eventstore.checkouts import Checkouts
@@ -91,6 +93,8 @@ class Checkout:
             earlier.customer_id != customer_id or earlier.request_hash != digest
         ):
             _refuse_conflict(earlier.idempotency_key == idempotency_key, body.cart_id)
+        if claim.created:
+            ORDERS_PLACED.inc()  # each order id is claimed once; replays find the claim
         await self._finish(earlier.order_id, customer_id, body, cart)
         return CheckoutResult(earlier.order_id, replayed=not claim.created)
 
@@ -99,7 +103,7 @@ class Checkout:
     ) -> None:
         # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
         order = _order_from_cart(order_id, customer_id, body, cart)
-        await self._orders.save(order, {"correlation_id": order_id, "actor": customer_id})
+        await self._orders.save(order, _metadata(order_id, customer_id))
         try:
             await self._carts.convert(body.cart_id, customer_id, order_id)
         except CartAlreadyConverted as converted:
@@ -133,6 +137,14 @@ class Checkout:
             )
         except WorkflowAlreadyStartedError:
             pass  # it ran to its end already: a late repeat of this checkout
+
+
+def _metadata(order_id: str, customer_id: str) -> dict[str, str]:
+    metadata = {"correlation_id": order_id, "actor": customer_id}
+    trace_id = current_trace_id()
+    if trace_id is not None:
+        metadata["trace_id"] = trace_id
+    return metadata
 
 
 def _refuse_conflict(same_key: bool, cart_id: str) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as redis
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from commerce.settings import Settings
 
@@ -18,7 +19,7 @@ class Resources:
     temporal: Client
 
     @classmethod
-    async def open(cls, settings: Settings) -> Resources:
+    async def open(cls, settings: Settings, interceptors: Sequence[Interceptor] = ()) -> Resources:
         """Connect lazily where the driver allows, so the API starts (and reports not ready)
         while a dependency is down instead of crash-looping."""
         pool = await asyncpg.create_pool(
@@ -27,7 +28,10 @@ class Resources:
         assert pool is not None
         client = redis.from_url(settings.redis_url, decode_responses=True)
         temporal = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            interceptors=interceptors,
         )
         return cls(pool=pool, redis=client, temporal=temporal)
 

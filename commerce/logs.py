@@ -6,6 +6,12 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
+
+from temporalio import activity
+
+from commerce.telemetry import current_trace_id
+from workflows.contract import order_workflow_id
 
 _CONTEXT_FIELDS = ("order_id", "workflow_id", "activity", "attempt", "trace_id", "customer_id")
 
@@ -27,13 +33,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class ContextFilter(logging.Filter):
+    """Fills the trace id from the current span and, inside a Temporal activity, the order id,
+    workflow id, activity and attempt from its info; fields a caller passed in `extra` win."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "trace_id", None) is None:
+            record.trace_id = current_trace_id()
+        if activity.in_activity():
+            info = activity.info()
+            for name, value in (
+                ("workflow_id", info.workflow_id),
+                ("order_id", order_id_of(info.workflow_id or "")),
+                ("activity", info.activity_type),
+                ("attempt", info.attempt),
+            ):
+                if getattr(record, name, None) is None:
+                    setattr(record, name, value)
+        return True
+
+
+def order_id_of(workflow_id: str) -> str | None:
+    """The order behind a saga's workflow id (`order-<order_id>`), None for other workflows."""
+    prefix = order_workflow_id("")
+    return workflow_id.removeprefix(prefix) if workflow_id.startswith(prefix) else None
+
+
+def context_handler(stream: TextIO = sys.stderr, as_json: bool = True) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
     handler.setFormatter(
         JsonFormatter()
         if as_json
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
+    return handler
+
+
+def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
+    handler = context_handler(sys.stderr, as_json)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -48,7 +48,15 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8084, ge=1, le=65535)
-    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
+    worker_metrics_host: str = "127.0.0.1"
+    worker_sdk_metrics_port: int = Field(default=9465, ge=0, le=65535)  # Temporal SDK's own
+
+    # Tracing is off unless an OTLP endpoint is named; the exporter reads the other OTEL_* itself.
+    otel_exporter_otlp_endpoint: str = Field(
+        default="", validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_service_name: str = Field(default="", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
     jwt_secret: str | None = None
     jwt_jwks_url: str | None = None

@@ -1,0 +1,78 @@
+"""The API's Prometheus metrics, the middleware timing each request by its route template, and
+`GET /metrics` (no auth: bind the API where only the scraper and the load balancer reach it)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "commerce_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "commerce_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ORDERS_PLACED = Counter(
+    "commerce_orders_placed_total", "New orders placed at checkout (replays not counted)"
+)
+CartOperation = Literal["create", "add", "set", "remove", "delete"]
+CART_OPERATIONS = Counter(
+    "commerce_cart_operations_total", "Cart changes that succeeded", ["operation"]
+)
+
+UNMATCHED = "unmatched"  # one label for every path no route knows, so scans add no series
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """The process's metrics in the Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class HttpMetrics:
+    """ASGI middleware: counts and times each request under its route template, never the raw
+    path (`/api/v1/orders/{order_id}`, not one series per order)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            method, route = scope["method"], _route_template(scope)
+            HTTP_REQUEST_DURATION.labels(method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")  # set by the router once a route matched
+    if route is not None:
+        return str(getattr(route, "path", UNMATCHED))
+    for candidate in scope["app"].router.routes:  # refused before routing, e.g. 405
+        match, _ = candidate.matches(scope)
+        if match != Match.NONE:
+            return str(getattr(candidate, "path", UNMATCHED))
+    return UNMATCHED
