@@ -116,7 +116,9 @@ async def place_order(
     every request is retried while the API is unreachable. Returns the accepted order's id."""
     who = shopper(stack)
     http = stack.http
-    cart = await call(http, "POST", "/api/v1/cart/", traffic, deadline_s, json={}, headers=who.headers)
+    cart = await call(
+        http, "POST", "/api/v1/cart/", traffic, deadline_s, json={}, headers=who.headers
+    )
     assert cart.status_code == 201, cart.text
     cart_id = cart.json()["id"]
     line = await call(
@@ -130,7 +132,9 @@ async def place_order(
         http, "POST", "/api/v1/orders/", traffic, deadline_s,
         json=body, headers={**who.headers, "Idempotency-Key": key},
     )  # fmt: skip
-    assert placed.status_code in (200, 202), f"checkout answered {placed.status_code}: {placed.text}"
+    assert placed.status_code in (200, 202), (
+        f"checkout answered {placed.status_code}: {placed.text}"
+    )
     order = placed.json()
     order_id = str(order["id"])
     traffic.accepted_codes[placed.status_code] += 1
@@ -264,9 +268,7 @@ async def on_hand(stack: Stack, sku: str) -> tuple[int, int]:
     return int(row["on_hand"]), int(row["reserved"])
 
 
-async def assert_ledgers(
-    stack: Stack, traffic: Traffic, sku: str, on_hand_before: int
-) -> None:
+async def assert_ledgers(stack: Stack, traffic: Traffic, sku: str, on_hand_before: int) -> None:
     """Every order completed (read through the API) with exactly one event per step, one
     authorization and one capture, nothing undone, and stock sold exactly once."""
     ids = list(traffic.orders)

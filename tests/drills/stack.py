@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from commerce.embedded import free_port
+from commerce.embedded import _die_with_parent, free_port
 from commerce.settings import Settings
 from commerce.tokens import mint_token
 
@@ -196,6 +196,7 @@ class Stack:
                 stdout=asyncio.subprocess.PIPE if pipe_stdout else log,
                 stderr=log,
                 start_new_session=True,  # our signals only, never the test runner's
+                preexec_fn=_die_with_parent,  # SIGTERM if the test runner itself dies
             )  # fmt: skip
         finally:
             log.close()
@@ -371,21 +372,28 @@ class Stack:
     # ------------------------------------------------------------------ no orphans
 
     def survivors(self) -> list[tuple[int, str]]:
-        """Processes whose command line or environment names this drill's data dir."""
+        """Processes of this drill: those whose command line or environment names its data dir,
+        and those listening on one of its ports (Valkey and PostgreSQL backends rewrite their
+        process titles over both)."""
         marker = str(self.data_dir).encode()
+        listeners = _listening_inodes(set(self.ports.values()))
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
             try:
                 cmdline = (entry / "cmdline").read_bytes()
-                environ = b""
-                with contextlib.suppress(OSError):
-                    environ = (entry / "environ").read_bytes()
             except OSError:
                 continue
-            if marker in cmdline or marker in environ:
-                found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+            ours = marker in cmdline
+            with contextlib.suppress(OSError):
+                ours = ours or marker in (entry / "environ").read_bytes()
+            if not ours and listeners:
+                with contextlib.suppress(OSError):
+                    ours = any(os.readlink(fd) in listeners for fd in (entry / "fd").iterdir())
+            if ours:
+                title = cmdline.replace(b"\0", b" ").decode(errors="replace")
+                found.append((int(entry.name), title))
         return found
 
     async def _wait_no_survivors(self, timeout_s: float) -> list[tuple[int, str]]:
@@ -393,6 +401,19 @@ class Stack:
         while (found := self.survivors()) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         return found
+
+
+def _listening_inodes(ports: set[int]) -> set[str]:
+    """`socket:[inode]` of the TCP sockets listening on these ports (from /proc/net/tcp*)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) in ports:
+                    inodes.add(f"socket:[{inode}]")
+    return inodes
 
 
 @contextlib.asynccontextmanager

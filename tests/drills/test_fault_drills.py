@@ -57,7 +57,6 @@ async def test_killed_only_worker_is_replaced_and_all_50_orders_complete(drill_r
             placing.cancel()
             with contextlib.suppress(BaseException):
                 await placing
-        latest = await last_events(stack, ids)
         assert len(in_flight) >= 5, f"too few orders in flight when the worker died: {latest}"
         await wait_completed(stack, ids, timeout_s=90)
         await assert_ledgers(stack, traffic, sku, before)
@@ -155,7 +154,9 @@ async def test_everything_stopped_mid_flight_resumes_on_the_same_data(drill_root
         await wait_completed(stack, others, timeout_s=90)
         assert (await last_events(stack, [stalled]))[stalled] == "SagaStalled"
         await wait_until(is_stalled, 30, f"order {stalled} to show stalled after the restart")
-        retry = await call(stack.http, "POST", f"/api/v1/admin/sagas/{stalled}/retry", headers=admin)
+        retry = await call(
+            stack.http, "POST", f"/api/v1/admin/sagas/{stalled}/retry", headers=admin
+        )
         assert retry.status_code == 202, retry.text
         await wait_completed(stack, [stalled], timeout_s=60)
         await assert_ledgers(stack, traffic, sku, before)
