@@ -92,7 +92,16 @@ def serve_metrics(settings: Settings) -> Runtime | None:
         return None
     address = f"{host}:{settings.worker_sdk_metrics_port}"
     try:
-        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+        return Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(
+                    bind_address=address,
+                    counters_total_suffix=True,
+                    unit_suffix=True,
+                    durations_as_seconds=True,
+                )
+            )
+        )
     except ValueError as error:  # how the SDK reports a port already in use
         log.warning("COMMERCE_WORKER_SDK_METRICS_PORT: no SDK metrics endpoint: %s", error)
         return None

@@ -5,7 +5,6 @@ Each is started once per test session on free loopback ports, only when a test a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,13 +126,9 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def saga_worker(temporal_client: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """One worker on the real task queue, and the projector, as `commerce worker` runs them."""
-    from eventstore.projections import Projector
+    """One worker on the real task queue, as `commerce worker` runs it (the projector is left to
+    the tests that need it, so that projector tests can take its leadership)."""
     from worker import build_worker
 
-    stop = asyncio.Event()
-    projector = asyncio.create_task(Projector(pool).run_forever(stop, idle_sleep_s=0.05))
     async with build_worker(temporal_client, pool):
         yield
-    stop.set()
-    await projector
