@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import asyncpg
 from prometheus_client import start_http_server
@@ -15,9 +14,8 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, Worker
 
-from activities.compensation import CompensationActivities
-from activities.fulfillment import FulfillmentActivities
 from activities.metrics import SagaStepMetrics
+from activities.ports import SagaPorts, saga_activities
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.settings import Settings, get_settings
@@ -26,6 +24,7 @@ from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
 from eventstore.projections import Projector
 from eventstore.sandbox import SandboxLedger
+from eventstore.spending import SpendingLimits
 from eventstore.store import EventStore
 from workflows.contract import STEPS, TASK_QUEUE
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -33,28 +32,17 @@ from workflows.order_fulfillment import OrderFulfillmentWorkflow
 log = logging.getLogger("commerce.worker")
 
 
-def saga_activities(pool: asyncpg.Pool) -> Sequence[Callable[..., Any]]:
-    """Every activity of the saga, built once around one pool and the configured providers."""
-    orders = OrderRepository(EventStore(pool))
-    inventory = Inventory(pool)
+def sandbox_ports(pool: asyncpg.Pool) -> SagaPorts:
+    """The saga's ports on one pool, with the simulated providers."""
     ledger = SandboxLedger(pool)
-    payments, shipping = SandboxPayments(ledger), SandboxShipping(ledger)
-    forward = FulfillmentActivities(
-        orders, inventory, payments, shipping, SandboxNotifications(ledger)
+    return SagaPorts(
+        orders=OrderRepository(EventStore(pool)),
+        inventory=Inventory(pool),
+        spending=SpendingLimits(pool),
+        payments=SandboxPayments(ledger),
+        shipping=SandboxShipping(ledger),
+        notifier=SandboxNotifications(ledger),
     )
-    undo = CompensationActivities(orders, inventory, payments, shipping)
-    return [
-        forward.authorize_payment,
-        forward.reserve_inventory,
-        forward.create_shipment,
-        forward.confirm_order,
-        forward.capture_payment,
-        forward.send_notifications,
-        undo.void_payment,
-        undo.release_inventory,
-        undo.cancel_shipment,
-        undo.record_saga_event,
-    ]
 
 
 def build_worker(
@@ -68,7 +56,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[OrderFulfillmentWorkflow],
-        activities=saga_activities(pool),
+        activities=saga_activities(sandbox_ports(pool)),
         interceptors=[*interceptors, SagaStepMetrics(STEPS)],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,

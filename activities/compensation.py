@@ -5,33 +5,19 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.inputs import SagaEventInput, SagaEventKind, StepInput
-from activities.providers import PaymentGateway, ShippingCarrier
 from activities.recording import OrderSteps, idempotency_key
 from domain.order import Order
-from eventstore.inventory import Inventory
-from eventstore.orders import OrderRepository
 
 
 class CompensationActivities(OrderSteps):
-    """Void the authorization, release the reservation, cancel the shipment; record outcomes."""
-
-    def __init__(
-        self,
-        orders: OrderRepository,
-        inventory: Inventory,
-        payments: PaymentGateway,
-        shipping: ShippingCarrier,
-    ) -> None:
-        super().__init__(orders)
-        self._inventory = inventory
-        self._payments = payments
-        self._shipping = shipping
+    """Void the authorization, release the reservation, cancel the shipment; record outcomes
+    (a failed or cancelled order also gives back what it held against the spending limit)."""
 
     @activity.defn(name="cancel_shipment")
     async def cancel_shipment(self, step: StepInput) -> None:
         order = await self._load(step.order_id)
         if order.shipment_id and not order.shipment_cancelled:
-            await self._shipping.cancel_shipment(
+            await self._ports.shipping.cancel_shipment(
                 idempotency_key(order.order_id, "cancel_shipment"),
                 order.order_id,
                 order.shipment_id,
@@ -43,7 +29,7 @@ class CompensationActivities(OrderSteps):
     async def release_inventory(self, step: StepInput) -> None:
         order = await self._load(step.order_id)
         if order.reservation_id and not order.reservation_released:
-            await self._inventory.release(order.order_id)
+            await self._ports.inventory.release(order.order_id)
             order.release_reservation()
             await self._save(order)
 
@@ -51,7 +37,7 @@ class CompensationActivities(OrderSteps):
     async def void_payment(self, step: StepInput) -> None:
         order = await self._load(step.order_id)
         if order.authorization_id and not order.payment_voided:
-            await self._payments.void(
+            await self._ports.payments.void(
                 idempotency_key(order.order_id, "void"), order.order_id, order.authorization_id
             )
             order.void_payment()
@@ -59,6 +45,9 @@ class CompensationActivities(OrderSteps):
 
     @activity.defn(name="record_saga_event")
     async def record_saga_event(self, change: SagaEventInput) -> None:
+        if change.kind in (SagaEventKind.FAILED, SagaEventKind.CANCELLED):
+            # Before the event: a retry after a crash in between still releases the hold.
+            await self._ports.spending.release(change.order_id)
         order = await self._load(change.order_id)
         if not _already_recorded(order, change):
             _decide(order, change)

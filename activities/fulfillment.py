@@ -5,10 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.inputs import StepInput, StepResult
-from activities.providers import Notifier, PaymentGateway, ShippingCarrier
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
-from eventstore.inventory import Inventory
-from eventstore.orders import OrderRepository
 
 
 def _done() -> StepResult:
@@ -18,26 +15,16 @@ def _done() -> StepResult:
 class FulfillmentActivities(OrderSteps):
     """Authorize, reserve, ship, confirm, capture, notify: one activity per step."""
 
-    def __init__(
-        self,
-        orders: OrderRepository,
-        inventory: Inventory,
-        payments: PaymentGateway,
-        shipping: ShippingCarrier,
-        notifier: Notifier,
-    ) -> None:
-        super().__init__(orders)
-        self._inventory = inventory
-        self._payments = payments
-        self._shipping = shipping
-        self._notifier = notifier
-
     @activity.defn(name="authorize_payment")
     async def authorize_payment(self, step: StepInput) -> StepResult:
         order = await self._load(step.order_id)
         if order.authorization_id is None:
             with business_failures_are_final():
-                authorization_id = await self._payments.authorize(
+                # The spending limit is held before any money moves (a repeat holds nothing more).
+                await self._ports.spending.hold(
+                    order.order_id, order.customer_id, order.currency, order.total
+                )
+                authorization_id = await self._ports.payments.authorize(
                     idempotency_key(order.order_id, "authorize"),
                     order.order_id, order.total, order.currency, step.payment_token,
                 )  # fmt: skip
@@ -50,7 +37,7 @@ class FulfillmentActivities(OrderSteps):
         order = await self._load(step.order_id)
         if order.reservation_id is None:
             with business_failures_are_final():
-                reservation_id = await self._inventory.reserve(
+                reservation_id = await self._ports.inventory.reserve(
                     order.order_id, [(line.sku, line.quantity) for line in order.lines]
                 )
             order.reserve_inventory(reservation_id)
@@ -62,7 +49,7 @@ class FulfillmentActivities(OrderSteps):
         order = await self._load(step.order_id)
         if order.shipment_id is None:
             with business_failures_are_final():
-                shipment = await self._shipping.create_shipment(
+                shipment = await self._ports.shipping.create_shipment(
                     idempotency_key(order.order_id, "ship"),
                     order.order_id, order.shipping_address, order.lines,
                 )  # fmt: skip
@@ -84,21 +71,21 @@ class FulfillmentActivities(OrderSteps):
         if order.capture_id is None:
             assert order.authorization_id is not None
             with business_failures_are_final():
-                capture_id = await self._payments.capture(
+                capture_id = await self._ports.payments.capture(
                     idempotency_key(order.order_id, "capture"),
                     order.order_id, order.authorization_id, order.total,
                 )  # fmt: skip
             order.capture_payment(capture_id, order.total)
             await self._save(order)
         # The goods are sold once the money is taken; committing twice is a no-op.
-        await self._inventory.commit(order.order_id)
+        await self._ports.inventory.commit(order.order_id)
         return _done()
 
     @activity.defn(name="send_notifications")
     async def send_notifications(self, step: StepInput) -> StepResult:
         order = await self._load(step.order_id)
         if order.notification_channels is None and not order.is_terminal:
-            channels = await self._notifier.order_completed(
+            channels = await self._ports.notifier.order_completed(
                 idempotency_key(order.order_id, "notify"), order.order_id, order.customer_id
             )
             order.record_notifications(channels)

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 # Business failures: the saga compensates instead of retrying.
-BUSINESS_ERRORS = ["PaymentDeclined", "OutOfStock", "AddressRejected", "CaptureDeclined"]
+BUSINESS_ERRORS = [
+    "PaymentDeclined",
+    "OutOfStock",
+    "AddressRejected",
+    "CaptureDeclined",
+    "SpendingLimitExceeded",
+]
 
 
 @dataclass

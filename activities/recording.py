@@ -10,10 +10,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.metrics import count_appended
+from activities.ports import SagaPorts
 from commerce.telemetry import current_trace_id
 from domain.errors import BusinessRuleViolation
 from domain.order import Order
-from eventstore.orders import OrderRepository
 
 
 def idempotency_key(order_id: str, operation: str) -> str:
@@ -33,10 +33,11 @@ def business_failures_are_final() -> Iterator[None]:
 
 
 class OrderSteps:
-    """Base of the activity classes: the repository and the event metadata of this attempt."""
+    """Base of the activity classes: the ports they act through, loading and storing orders."""
 
-    def __init__(self, orders: OrderRepository) -> None:
-        self._orders = orders
+    def __init__(self, ports: SagaPorts) -> None:
+        self._ports = ports
+        self._orders = ports.orders
 
     async def _load(self, order_id: str) -> Order:
         order = await self._orders.load(order_id)

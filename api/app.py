@@ -11,7 +11,16 @@ from api import metrics
 from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
 from api.resources import Resources
-from api.routers import cart, cart_analytics, catalog, health, orders, sagas, sandbox
+from api.routers import (
+    cart,
+    cart_analytics,
+    catalog,
+    health,
+    orders,
+    sagas,
+    sandbox,
+    shop_settings,
+)
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import Tracing, configure_tracing
 
@@ -49,4 +58,5 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(orders.router)
     app.include_router(sagas.router)
     app.include_router(sandbox.router)
+    app.include_router(shop_settings.router)
     return app

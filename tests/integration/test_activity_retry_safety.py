@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -9,15 +10,12 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.compensation import CompensationActivities
-from activities.fulfillment import FulfillmentActivities
-from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
+from activities.ports import saga_activities
 from domain.order import Order
-from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
-from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
 from tests.integration.saga_support import add_product, event_types, ledger, place_order, start_saga
+from worker import sandbox_ports
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 
@@ -43,23 +41,13 @@ async def test_every_step_retried_after_storing_appends_nothing_twice(
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 2)])
     orders = LosesEveryFirstAnswer(EventStore(pool))
-    inventory, sandbox = Inventory(pool), SandboxLedger(pool)
-    payments, shipping = SandboxPayments(sandbox), SandboxShipping(sandbox)
-    forward = FulfillmentActivities(
-        orders, inventory, payments, shipping, SandboxNotifications(sandbox)
-    )
-    undo = CompensationActivities(orders, inventory, payments, shipping)
+    ports = dataclasses.replace(sandbox_ports(pool), orders=orders)
     queue = f"retry-safety-{uuid.uuid4()}"
-    activities = [
-        forward.authorize_payment, forward.reserve_inventory, forward.create_shipment,
-        forward.confirm_order, forward.capture_payment, forward.send_notifications,
-        undo.void_payment, undo.release_inventory, undo.cancel_shipment, undo.record_saga_event,
-    ]  # fmt: skip
     async with Worker(
         temporal_client,
         task_queue=queue,
         workflows=[OrderFulfillmentWorkflow],
-        activities=activities,
+        activities=saga_activities(ports),
     ):
         handle = await start_saga(temporal_client, queue, order_id)
         outcome = await handle.result()

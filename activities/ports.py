@@ -1,0 +1,44 @@
+"""What the saga's activities act through, built once per worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from activities.providers import Notifier, PaymentGateway, ShippingCarrier
+from eventstore.inventory import Inventory
+from eventstore.orders import OrderRepository
+from eventstore.spending import SpendingLimits
+
+
+@dataclass(frozen=True, slots=True)
+class SagaPorts:
+    """The order streams, stock, spending limits and the three providers."""
+
+    orders: OrderRepository
+    inventory: Inventory
+    spending: SpendingLimits
+    payments: PaymentGateway
+    shipping: ShippingCarrier
+    notifier: Notifier
+
+
+def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
+    """Every activity of the saga, bound to `ports`."""
+    from activities.compensation import CompensationActivities
+    from activities.fulfillment import FulfillmentActivities
+
+    forward, undo = FulfillmentActivities(ports), CompensationActivities(ports)
+    return [
+        forward.authorize_payment,
+        forward.reserve_inventory,
+        forward.create_shipment,
+        forward.confirm_order,
+        forward.capture_payment,
+        forward.send_notifications,
+        undo.void_payment,
+        undo.release_inventory,
+        undo.cancel_shipment,
+        undo.record_saga_event,
+    ]
