@@ -73,6 +73,11 @@ async def running_app(settings: Settings, temporal: Client) -> AsyncIterator[App
         "COMMERCE_API_HOST": "127.0.0.1",
         "COMMERCE_API_PORT": str(settings.api_port),
         "COMMERCE_ENVIRONMENT": "development",
+        # Bytecode cached in the bench's temp dir, as the image's compileall provides: without it
+        # (PYTHONDONTWRITEBYTECODE=1) the workflow sandbox compiles the saga's module from
+        # source for every workflow it starts (docs/benchmarks.md, profile).
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(settings.data_dir.resolve() / "pycache"),
     }
     logs = settings.data_dir.resolve() / "logs"
     app = App(

@@ -41,7 +41,7 @@ class Plan:
 
 
 FULL = Plan((200, 200), ((10, 100), (50, 200), (200, 500)), (2, 4), (50, 200))
-QUICK = Plan((40, 10), ((10, 40),), (2,), (10, 20))
+QUICK = Plan((40, 10), ((10, 40),), (2,), (10, 12))
 
 
 def _orders_row(concurrency: int, ours: Measurement, bare: Measurement) -> Row:
@@ -95,7 +95,7 @@ async def _scaling(
     for workers in plan.workers:
         await app.scale_workers(workers)
         order = await stocked(count + 10)
-        await drive(f"orders warm-up, {workers} workers", 10, 10, order, TIMEOUT_S)
+        await drive(f"orders warm-up, {workers} workers", count // 2, 10, order, TIMEOUT_S)
         ours, base = await abba(
             count, concurrency, TIMEOUT_S, (f"orders, {workers} workers", order),
             (f"bare workflows c={concurrency}", bare),
