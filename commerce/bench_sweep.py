@@ -95,7 +95,7 @@ async def _scaling(
     for workers in plan.workers:
         await app.scale_workers(workers)
         order = await stocked(count + 10)
-        await drive(f"orders warm-up, {workers} workers", count // 2, 10, order, TIMEOUT_S)
+        await drive(f"orders warm-up, {workers} workers", min(10, count // 2), 10, order, TIMEOUT_S)
         ours, base = await abba(
             count, concurrency, TIMEOUT_S, (f"orders, {workers} workers", order),
             (f"bare workflows c={concurrency}", bare),
