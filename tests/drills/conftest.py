@@ -69,6 +69,8 @@ class Traffic:
     transport_retries: int = 0
     status_retries: int = 0
     accepted_codes: Counter[int] = field(default_factory=Counter)
+    # Answers tried again with the same request; a drill that restarts the database adds 500.
+    retry_statuses: set[int] = field(default_factory=lambda: set(RETRY_STATUSES))
 
 
 async def call(
@@ -90,7 +92,8 @@ async def call(
             if traffic is not None:
                 traffic.transport_retries += 1
         else:
-            if answer.status_code not in RETRY_STATUSES:
+            retry = traffic.retry_statuses if traffic is not None else RETRY_STATUSES
+            if answer.status_code not in retry:
                 return answer
             last = f"{answer.status_code}: {answer.text[:200]}"
             if traffic is not None:
