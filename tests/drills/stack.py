@@ -14,11 +14,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import asyncpg
 import httpx
@@ -414,9 +412,3 @@ def _listening_inodes(ports: set[int]) -> set[str]:
                 if state == "0A" and int(local.rsplit(":", 1)[1], 16) in ports:
                     inodes.add(f"socket:[{inode}]")
     return inodes
-
-
-@contextlib.asynccontextmanager
-async def running_stack(root: Path, **kwargs: Any) -> AsyncIterator[Stack]:
-    async with Stack(root, **kwargs) as stack:
-        yield stack
