@@ -32,6 +32,7 @@ from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository
+from eventstore.store import RecordedEvent
 from workflows.contract import (
     TASK_QUEUE,
     OrderFulfillmentInput,
@@ -47,6 +48,7 @@ WORKFLOW_TYPE = "OrderFulfillmentWorkflow"
 class CheckoutResult:
     order_id: str
     replayed: bool
+    placed: list[RecordedEvent]  # the stream as the saga found it: a new order is still pending
 
 
 def request_hash(body: CheckoutCreate) -> str:
@@ -95,12 +97,12 @@ class Checkout:
             _refuse_conflict(earlier.idempotency_key == idempotency_key, body.cart_id)
         if claim.created:
             ORDERS_PLACED.inc()  # each order id is claimed once; replays find the claim
-        await self._finish(earlier.order_id, customer_id, body, cart)
-        return CheckoutResult(earlier.order_id, replayed=not claim.created)
+        placed = await self._finish(earlier.order_id, customer_id, body, cart)
+        return CheckoutResult(earlier.order_id, replayed=not claim.created, placed=placed)
 
     async def _finish(
         self, order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
-    ) -> None:
+    ) -> list[RecordedEvent]:
         # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
         order = _order_from_cart(order_id, customer_id, body, cart)
         await self._orders.save(order, _metadata(order_id, customer_id))
@@ -109,7 +111,9 @@ class Checkout:
         except CartAlreadyConverted as converted:
             if converted.order_id != order_id:
                 raise
+        placed = await self._orders.history(order_id)
         await self._start_saga(order_id, customer_id, body.payment_token, cart)
+        return placed
 
     async def _start_saga(
         self, order_id: str, customer_id: str, payment_token: str, cart: CartView

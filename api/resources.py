@@ -9,6 +9,7 @@ import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client, Interceptor
 
+from commerce.payload_codec import data_converter_for
 from commerce.settings import Settings
 
 
@@ -32,6 +33,7 @@ class Resources:
             namespace=settings.temporal_namespace,
             lazy=True,
             interceptors=interceptors,
+            data_converter=data_converter_for(settings),
         )
         return cls(pool=pool, redis=client, temporal=temporal)
 

@@ -103,6 +103,13 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_codec_server(settings: Settings, _: argparse.Namespace) -> int:
+    from commerce.codec_server import serve_codec
+
+    serve_codec(settings)
+    return 0
+
+
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from commerce.bench import run_bench
 
@@ -127,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("subject", help="customer id (the `sub` claim)")
     token.add_argument("--role", action="append", default=[], choices=["customer", "admin"])
     token.add_argument("--ttl", type=int, default=None, help="seconds until it expires")
+    sub.add_parser("codec-server", help="the Temporal UI's remote codec: decrypts payloads for it")
     bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
     bench.add_argument("--quick", action="store_true", help="small counts, for CI")
     bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
@@ -146,6 +154,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "projections": _cmd_projections,
     "token": _cmd_token,
     "bench": _cmd_bench,
+    "codec-server": _cmd_codec_server,
 }
 
 

@@ -8,6 +8,7 @@ import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
 
+from commerce.payload_codec import data_converter_for
 from commerce.settings import Settings
 
 
@@ -45,6 +46,8 @@ async def create_redis(settings: Settings) -> redis.Redis:
 
 
 async def connect_temporal(settings: Settings, **kwargs: Any) -> Client:
+    """A Temporal client whose payloads are encrypted with the shop's payload keys."""
+    kwargs.setdefault("data_converter", data_converter_for(settings))
     try:
         return await Client.connect(
             settings.temporal_address,

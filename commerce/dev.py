@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from commerce.connections import create_pool, migrate
 from commerce.embedded import EmbeddedServer, port_answers
 from commerce.infra import address_lines, running_infrastructure, supervise
+from commerce.payload_codec import payload_key_spec
 from commerce.settings import Settings
+from commerce.tokens import signing_secret
 
 
 @dataclass
@@ -33,6 +35,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
     """Addresses for the children, so they reach exactly the servers this process started."""
     env = dict(line.split("=", 1) for line in address_lines(settings))
     env["COMMERCE_DATA_DIR"] = str(settings.data_dir.resolve())
+    # Decided here, once, so children starting together never race to make different keys.
+    env["COMMERCE_PAYLOAD_KEYS"] = payload_key_spec(settings)
+    env["COMMERCE_JWT_SECRET"] = signing_secret(settings)
     return env
 
 
@@ -45,7 +50,8 @@ async def run_dev(settings: Settings) -> int:
         env = child_environment(settings)
         worker = CommerceProcess("worker", logs, 0, role="worker", env=env)
         api = CommerceProcess("api", logs, settings.api_port, role="api", env=env)
-        children: list[EmbeddedServer] = [worker, api]
+        codec = CommerceProcess("codec", logs, settings.codec_port, role="codec-server", env=env)
+        children: list[EmbeddedServer] = [worker, api, codec]
         try:
             await worker.start()
             await api.start()

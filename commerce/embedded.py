@@ -267,6 +267,7 @@ class EmbeddedTemporal(EmbeddedServer):
     """`temporal server start-dev` with a SQLite file in WAL mode (2.2x its default throughput)."""
 
     ui_port: int = 8233
+    codec_endpoint: str | None = None  # the Web UI decrypts payloads through it
 
     @property
     def address(self) -> str:
@@ -282,6 +283,8 @@ class EmbeddedTemporal(EmbeddedServer):
         ]  # fmt: skip
         for name, kind in SEARCH_ATTRIBUTES.items():
             args += ["--search-attribute", f"{name}={kind}"]
+        if self.codec_endpoint:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         return args
 
     async def answers(self) -> bool:

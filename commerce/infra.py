@@ -25,6 +25,7 @@ def embedded_servers(settings: Settings) -> list[EmbeddedServer]:
         servers.append(EmbeddedTemporal(
             "temporal", data / "temporal", settings.embedded_temporal_port,
             ui_port=settings.temporal_ui_port,
+            codec_endpoint=f"http://{settings.api_host}:{settings.codec_port}",
         ))  # fmt: skip
     return servers
 

@@ -9,10 +9,16 @@ import binascii
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
+
+from commerce.kept_secrets import kept_secret
+
+if TYPE_CHECKING:
+    from commerce.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -80,8 +86,24 @@ class EncryptionCodec(PayloadCodec):
         return decoded
 
 
-def encrypted_data_converter(codec: PayloadCodec | None) -> DataConverter:
-    """The default converter, with payloads passed through `codec` when one is configured."""
-    if codec is None:
-        return DataConverter.default
+def encrypted_data_converter(codec: PayloadCodec) -> DataConverter:
+    """The default converter, with every payload passed through `codec`."""
     return dataclasses.replace(DataConverter.default, payload_codec=codec)
+
+
+def payload_key_spec(settings: Settings) -> str:
+    """The configured keys, else (development) one generated once and kept in the data dir."""
+    if settings.payload_keys:
+        return settings.payload_keys
+    return kept_secret(settings.data_dir, "payload-keys", lambda: new_key_spec("dev-1"))
+
+
+def codec_for(settings: Settings) -> EncryptionCodec:
+    keys = parse_keys(payload_key_spec(settings))
+    active = settings.payload_active_key or next(reversed(keys))
+    return EncryptionCodec(keys, active)
+
+
+def data_converter_for(settings: Settings) -> DataConverter:
+    """What every Temporal client of the shop uses, so workers and API read each other."""
+    return encrypted_data_converter(codec_for(settings))

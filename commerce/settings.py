@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(default="", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
     jwt_secret: str | None = None
+    # Temporal payload encryption: "key-id:base64-key,..." and which id new payloads use.
+    # Unset in development: one key is generated and kept in the data dir.
+    payload_keys: str | None = None
+    payload_active_key: str | None = None
+    codec_port: int = Field(default=8089, ge=1, le=65535)
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -110,10 +115,21 @@ class Settings(BaseSettings):
         self.temporal_ui_url = self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
         return self
 
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, spec: str | None) -> str | None:
+        from commerce.payload_codec import parse_keys
+
+        if spec is not None:
+            parse_keys(spec)  # a malformed key fails at start, naming this setting
+        return spec
+
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:
         if self.environment == "production" and not (self.jwt_secret or self.jwt_jwks_url):
             raise ValueError("production needs COMMERCE_JWT_SECRET or COMMERCE_JWT_JWKS_URL")
+        if self.environment == "production" and not self.payload_keys:
+            raise ValueError("production needs COMMERCE_PAYLOAD_KEYS (Temporal payload encryption)")
         if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("COMMERCE_JWT_SECRET is the development default")
         return self

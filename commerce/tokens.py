@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import jwt
 
+from commerce.kept_secrets import kept_secret
 from commerce.settings import Settings
-
-
-def _secret_file(settings: Settings) -> Path:
-    return settings.data_dir / "jwt-secret"
 
 
 def signing_secret(settings: Settings) -> str:
     """The HS256 secret: the configured one, else one kept in the data dir (created on first use)."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    path = _secret_file(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = path.with_suffix(".tmp")
-        candidate.write_text(secrets.token_urlsafe(48))
-        candidate.chmod(0o600)
-        candidate.replace(path)
-    return path.read_text().strip()
+    return kept_secret(settings.data_dir, "jwt-secret", lambda: secrets.token_urlsafe(48))
 
 
 def mint_token(settings: Settings, subject: str, roles: list[str], ttl_s: int | None = None) -> str:

@@ -25,10 +25,17 @@ from commerce.embedded import (
     free_port,
     temporal_binary,
 )
+from commerce.payload_codec import (
+    EncryptionCodec,
+    encrypted_data_converter,
+    new_key_spec,
+    parse_keys,
+)
 from commerce.settings import Settings
 from eventstore.migrations import apply_migrations
 
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
+TEST_PAYLOAD_KEYS = new_key_spec("test-1")
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +67,9 @@ async def redis_url(servers_dir: Path) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
+        data_converter=encrypted_data_converter(
+            EncryptionCodec(parse_keys(TEST_PAYLOAD_KEYS), "test-1")
+        ),
         dev_server_existing_path=str(temporal_binary()),
         dev_server_extra_args=dev_server_tuning_args(),
         search_attributes=[
@@ -103,6 +113,7 @@ def settings(
         temporal_address=temporal_env.client.service_client.config.target_host,
         data_dir=servers_dir / "app",
         jwt_secret=TEST_JWT_SECRET,
+        payload_keys=TEST_PAYLOAD_KEYS,
         log_json=False,
         saga_step_initial_retry_ms=50,
         saga_step_max_attempts=3,

@@ -58,7 +58,8 @@ async def checkout(
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
     if result.replayed:
         response.status_code = 200
-    return await _visible_order(orders, result.order_id, who)
+        return await _visible_order(orders, result.order_id, who)
+    return OrderPublic.from_stream(Order.rehydrate(domain_events(result.placed)), result.placed)
 
 
 @router.get("/", response_model=OrderList)

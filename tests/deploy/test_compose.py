@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
+from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings
 from tests.deploy.support import DEPLOY, REPO, is_known_env
 
-APP_SERVICES = {"migrate": "migrate", "api": "api", "worker": "worker"}
+APP_SERVICES = {"migrate": "migrate", "api": "api", "worker": "worker", "codec": "codec-server"}
 ALL_SERVICES = {
     "postgres", "redis", "temporal", "temporal-ui", "migrate", "api", "worker",
     "prometheus", "grafana", "jaeger",
@@ -164,7 +165,10 @@ def test_app_env_is_accepted_by_settings(
 ) -> None:
     with pytest.raises(KeyError, match="COMMERCE_JWT_SECRET"):
         interpolate(services["api"]["environment"]["COMMERCE_JWT_SECRET"], {})
-    given = {"COMMERCE_JWT_SECRET": "a-long-random-secret-for-this-test-0123456789"}
+    given = {
+        "COMMERCE_JWT_SECRET": "a-long-random-secret-for-this-test-0123456789",
+        "COMMERCE_PAYLOAD_KEYS": new_key_spec("k1"),
+    }
     for name in APP_SERVICES:
         for var, value in services[name]["environment"].items():
             monkeypatch.setenv(var, interpolate(str(value), given))

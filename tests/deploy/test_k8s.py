@@ -144,8 +144,9 @@ def test_pods_carry_prometheus_scrape_annotations(resources: list[Resource]) -> 
 def test_app_containers_read_settings_that_exist(resources: list[Resource]) -> None:
     config = find(resources, "ConfigMap", "commerce-settings")["data"]
     secret = find(resources, "Secret", "commerce-secrets")["stringData"]
-    assert {"COMMERCE_JWT_SECRET", "COMMERCE_DATABASE_URL"} == set(secret)
-    assert "COMMERCE_JWT_SECRET" not in config and "COMMERCE_DATABASE_URL" not in config
+    secrets = {"COMMERCE_JWT_SECRET", "COMMERCE_DATABASE_URL", "COMMERCE_PAYLOAD_KEYS"}
+    assert secrets == set(secret)
+    assert not secrets & set(config)
     assert config["COMMERCE_ENVIRONMENT"] == "production"
     unknown = [name for name in {**config, **secret} if not is_known_env(name)]
     assert not unknown, unknown
