@@ -53,13 +53,14 @@ async def run_dev(settings: Settings) -> int:
         codec = CommerceProcess("codec", logs, settings.codec_port, role="codec-server", env=env)
         children: list[EmbeddedServer] = [worker, api, codec]
         try:
-            await worker.start()
-            await api.start()
+            for child in children:
+                await child.start()
             for line in address_lines(settings):
                 print(line, flush=True)
             print(
                 f"# API: http://{settings.api_host}:{settings.api_port}/docs"
                 f"  Temporal UI: {settings.temporal_ui_url}"
+                f"  codec: http://{settings.api_host}:{settings.codec_port}"
                 f"  logs: {logs}  (Ctrl-C stops everything)",
                 flush=True,
             )
