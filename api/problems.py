@@ -6,10 +6,13 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.cart_store import CartAlreadyConverted, CartBusy, CartNotFound, EmptyCart, UnknownProduct
 from domain import errors
@@ -109,7 +112,34 @@ async def _on_mapped(request: Request, error: Exception) -> JSONResponse:
     return problem_response(status, str(error), **extra)
 
 
+def _unavailable_dependency(error: Exception) -> str | None:
+    """The server a request could not reach (a restart, an outage), if that is what failed."""
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return "PostgreSQL"
+    if isinstance(error, redis_errors.ConnectionError | redis_errors.TimeoutError):
+        return "Redis"
+    if isinstance(error, RPCError) and error.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    ):
+        return "Temporal"
+    if isinstance(error, ConnectionError | TimeoutError):
+        return "a server it depends on"
+    return None
+
+
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+    dependency = _unavailable_dependency(error)
+    if dependency is not None:
+        # Nothing was decided: the client may repeat the request (with its Idempotency-Key).
+        log.warning(
+            "%s %s: %s unavailable: %s", request.method, request.url.path, dependency, error
+        )
+        return problem_response(
+            503,
+            f"{dependency} is briefly unavailable; repeat the request",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "The server could not complete the request.")
 

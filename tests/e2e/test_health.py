@@ -39,3 +39,19 @@ async def test_not_ready_names_the_server_that_does_not_answer(settings: Setting
 async def test_openapi_and_docs_are_served(http: httpx.AsyncClient) -> None:
     assert (await http.get("/openapi.json")).json()["info"]["title"] == "Commerce API"
     assert (await http.get("/docs")).status_code == 200
+
+
+async def test_a_request_that_cannot_reach_redis_is_a_503_to_repeat(settings: Settings) -> None:
+    from tests.e2e.conftest import make_caller
+
+    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    app: FastAPI = create_app(broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.post(
+                "/api/v1/cart/", json={}, headers=make_caller(settings).headers
+            )
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert "Redis" in answer.json()["detail"]
