@@ -1,7 +1,8 @@
 """Order events: immutable facts, named in the past tense, stored as JSON.
 
 The happy-path events live here; stall, cancellation and compensation events
-live in `domain.saga_events` and are re-exported, so callers import from here.
+live in `domain.saga_events`, the shipment lifecycle's in `domain.shipment_events`;
+both are re-exported, so callers import from here.
 """
 
 from dataclasses import dataclass
@@ -21,11 +22,20 @@ from domain.saga_events import (
     SagaStalled,
     ShipmentCancelled,
 )
+from domain.shipment_events import (
+    DeliveryOverdue,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentLabelCreated,
+    ShipmentLost,
+    ShipmentReturned,
+)
 from domain.values import OrderLine, ShippingAddress
 
 __all__ = [
     "CancellationRequested",
     "CompensationStarted",
+    "DeliveryOverdue",
     "DomainEvent",
     "InventoryReserved",
     "NotificationsSent",
@@ -43,6 +53,11 @@ __all__ = [
     "SagaStalled",
     "ShipmentCancelled",
     "ShipmentCreated",
+    "ShipmentDelivered",
+    "ShipmentDispatched",
+    "ShipmentLabelCreated",
+    "ShipmentLost",
+    "ShipmentReturned",
     "ShippingAddress",
     "UnknownEventType",
     "event_from_data",
@@ -130,6 +145,12 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ShipmentCancelled,
     OrderFailed,
     OrderCancelled,
+    ShipmentLabelCreated,
+    ShipmentDispatched,
+    ShipmentDelivered,
+    ShipmentLost,
+    ShipmentReturned,
+    DeliveryOverdue,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

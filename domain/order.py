@@ -5,12 +5,27 @@ from collections.abc import Iterable
 from domain import events as ev
 from domain.errors import AmountMismatch, InvalidTransition
 from domain.order_state import OrderState
-from domain.status import REVERSIBLE_STATUSES, STALLABLE_STATUSES, TERMINAL_STATUSES, OrderStatus
+from domain.shipment_events import CarrierEvent
+from domain.status import (
+    REVERSIBLE_STATUSES,
+    SHIPMENT_STAGES,
+    STALLABLE_STATUSES,
+    TERMINAL_STATUSES,
+    OrderStatus,
+    ShipmentStatus,
+)
 from domain.values import price_lines
 
-__all__ = ["TERMINAL_STATUSES", "Order", "OrderStatus"]
+__all__ = ["TERMINAL_STATUSES", "Order", "OrderStatus", "ShipmentStatus"]
 
 S = OrderStatus
+_CARRIER_EVENTS: dict[ShipmentStatus, type[CarrierEvent]] = {
+    ShipmentStatus.LABEL_CREATED: ev.ShipmentLabelCreated,
+    ShipmentStatus.DISPATCHED: ev.ShipmentDispatched,
+    ShipmentStatus.DELIVERED: ev.ShipmentDelivered,
+    ShipmentStatus.LOST: ev.ShipmentLost,
+    ShipmentStatus.RETURNED: ev.ShipmentReturned,
+}
 
 
 class Order(OrderState):
@@ -147,6 +162,34 @@ class Order(OrderState):
         not_requested = self.cancellation_reason is None
         self._refuse_if(not_requested, ev.OrderCancelled, "no cancellation was requested")
         self._record(ev.OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def is_stale_shipment_report(self, status: ShipmentStatus) -> bool:
+        """A carrier report at or behind the shipment's stage (out of order, or repeated): callers
+        ignore it rather than refuse it. A different final status after a final one is not stale:
+        `track_shipment` refuses it."""
+        if self.shipment_stage is None or status not in SHIPMENT_STAGES:
+            return False
+        behind = SHIPMENT_STAGES[status] < SHIPMENT_STAGES[self.shipment_stage]
+        return behind or status == self.shipment_stage
+
+    def track_shipment(self, status: ShipmentStatus, carrier_event_id: str, at: str) -> None:
+        """Record a carrier report that moves a completed order's shipment forward; a later stage
+        may come without the earlier ones."""
+        event = _CARRIER_EVENTS.get(status)
+        if event is None:
+            raise InvalidTransition(self.status, str(status), "not a carrier status")
+        self._require(event, S.COMPLETED)
+        self._refuse_if(self.shipment_is_terminal, event, f"shipment {self.shipment_stage}")
+        self._refuse_if(self.is_stale_shipment_report(status), event, "stale carrier report")
+        self._record(
+            event(order_id=self.order_id, carrier_event_id=carrier_event_id, occurred_at=at)
+        )
+
+    def mark_delivery_overdue(self, due_at: str) -> None:
+        self._require(ev.DeliveryOverdue, S.COMPLETED)
+        self._refuse_if(self.shipment_is_terminal, ev.DeliveryOverdue, "the shipment ended")
+        self._refuse_if(self.delivery_overdue, ev.DeliveryOverdue, "already overdue")
+        self._record(ev.DeliveryOverdue(order_id=self.order_id, due_at=due_at))
 
     def _record(self, event: ev.DomainEvent) -> None:
         self.apply(event)

@@ -6,6 +6,7 @@ from domain.errors import InvalidTransition
 from domain.events import (
     CancellationRequested,
     CompensationStarted,
+    DeliveryOverdue,
     DomainEvent,
     InventoryReserved,
     NotificationsSent,
@@ -23,7 +24,29 @@ from domain.events import (
     ShipmentCancelled,
     ShipmentCreated,
 )
-from domain.status import REVERSIBLE_STATUSES, TERMINAL_STATUSES, OrderStatus
+from domain.shipment_events import (
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentLabelCreated,
+    ShipmentLost,
+    ShipmentReturned,
+)
+from domain.status import (
+    REVERSIBLE_STATUSES,
+    TERMINAL_SHIPMENT_STATUSES,
+    TERMINAL_STATUSES,
+    OrderStatus,
+    ShipmentStatus,
+)
+
+# The shipment stage each carrier event leaves a completed order in.
+STAGE_AFTER: dict[str, ShipmentStatus] = {
+    "ShipmentLabelCreated": ShipmentStatus.LABEL_CREATED,
+    "ShipmentDispatched": ShipmentStatus.DISPATCHED,
+    "ShipmentDelivered": ShipmentStatus.DELIVERED,
+    "ShipmentLost": ShipmentStatus.LOST,
+    "ShipmentReturned": ShipmentStatus.RETURNED,
+}
 
 
 class OrderState:
@@ -55,6 +78,10 @@ class OrderState:
         self.payment_voided = False
         self.reservation_released = False
         self.shipment_cancelled = False
+        # After completion: the carrier's last forward report, and whether delivery is overdue.
+        self.shipment_stage: ShipmentStatus | None = None
+        self.delivery_overdue = False
+        self.carrier_event_ids: frozenset[str] = frozenset()
 
     @property
     def is_terminal(self) -> bool:
@@ -66,6 +93,17 @@ class OrderState:
         if self.status is OrderStatus.STALLED:
             return self.resume_status in REVERSIBLE_STATUSES
         return self.status in REVERSIBLE_STATUSES
+
+    @property
+    def shipment_status(self) -> ShipmentStatus | None:
+        """None until the first carrier event; OVERDUE from the deadline until a final report."""
+        if self.delivery_overdue and not self.shipment_is_terminal:
+            return ShipmentStatus.OVERDUE
+        return self.shipment_stage
+
+    @property
+    def shipment_is_terminal(self) -> bool:
+        return self.shipment_stage in TERMINAL_SHIPMENT_STATUSES
 
     def snapshot(self) -> dict[str, Any]:
         """Every state field, for comparing two orders (e.g. live against replayed)."""
@@ -119,6 +157,17 @@ class OrderState:
                 self.status = OrderStatus.FAILED
             case OrderCancelled():
                 self.status = OrderStatus.CANCELLED
+            case (
+                ShipmentLabelCreated()
+                | ShipmentDispatched()
+                | ShipmentDelivered()
+                | ShipmentLost()
+                | ShipmentReturned()
+            ):
+                self.shipment_stage = STAGE_AFTER[event.type]
+                self.carrier_event_ids = self.carrier_event_ids | {event.carrier_event_id}
+            case DeliveryOverdue():
+                self.delivery_overdue = True
             case _:
                 # A second OrderPlaced (or a new event type) means a corrupt stream.
                 raise InvalidTransition(self.status, event.type, "not applicable to a placed order")

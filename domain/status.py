@@ -35,3 +35,28 @@ REVERSIBLE_STATUSES: frozenset[OrderStatus] = frozenset(
 )
 
 STALLABLE_STATUSES: frozenset[OrderStatus] = REVERSIBLE_STATUSES | {OrderStatus.PAYMENT_CAPTURED}
+
+
+class ShipmentStatus(StrEnum):
+    """Where a completed order's parcel is, as its carrier reported it (OVERDUE: not delivered
+    in time; shown until a terminal status arrives)."""
+
+    LABEL_CREATED = "label_created"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    LOST = "lost"
+    RETURNED = "returned"
+    OVERDUE = "overdue"
+
+
+# Lifecycle order of the carrier's statuses: a move to a lower or equal stage is stale.
+SHIPMENT_STAGES: dict[ShipmentStatus, int] = {
+    ShipmentStatus.LABEL_CREATED: 1,
+    ShipmentStatus.DISPATCHED: 2,
+    ShipmentStatus.DELIVERED: 3,
+    ShipmentStatus.LOST: 3,
+    ShipmentStatus.RETURNED: 3,
+}
+TERMINAL_SHIPMENT_STATUSES: frozenset[ShipmentStatus] = frozenset(
+    {ShipmentStatus.DELIVERED, ShipmentStatus.LOST, ShipmentStatus.RETURNED}
+)

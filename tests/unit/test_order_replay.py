@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from domain.errors import InvalidTransition
 from domain.events import DomainEvent, OrderLine, event_from_data
-from domain.order import Order
+from domain.order import Order, ShipmentStatus
 from tests.unit.order_scenarios import ADDRESS
 
 ids = st.text(min_size=1, max_size=12)
@@ -32,6 +32,7 @@ def commands(draw: st.DrawFn) -> list[Command]:
     """Every command with drawn arguments; the driver keeps only those allowed now."""
     text = draw(ids)
     channels = tuple(draw(st.lists(st.sampled_from(["email", "sms", "push"]), max_size=3)))
+    shipment = draw(st.sampled_from(list(ShipmentStatus)))
     return [
         lambda o: o.authorize_payment(text, o.total),
         lambda o: o.reserve_inventory(text),
@@ -49,6 +50,8 @@ def commands(draw: st.DrawFn) -> list[Command]:
         lambda o: o.cancel_shipment(),
         lambda o: o.fail(text, text),
         lambda o: o.mark_cancelled(text),
+        lambda o: o.track_shipment(shipment, text, text),
+        lambda o: o.mark_delivery_overdue(text),
     ]
 
 
@@ -63,7 +66,7 @@ def is_allowed(order: Order, command: Command) -> bool:
 @st.composite
 def driven_orders(draw: st.DrawFn) -> Order:
     order = Order.place(draw(ids), draw(ids), draw(ids), "EUR", draw(lines), ADDRESS)
-    for _ in range(draw(st.integers(0, 14))):
+    for _ in range(draw(st.integers(0, 18))):
         allowed = [c for c in commands(draw) if is_allowed(order, c)]
         if not allowed:
             break
