@@ -28,6 +28,7 @@ from eventstore.spending import SpendingLimits
 from eventstore.store import EventStore
 from workflows.contract import STEPS, TASK_QUEUE
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 log = logging.getLogger("commerce.worker")
 
@@ -55,7 +56,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderFulfillmentWorkflow],
+        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
         activities=saga_activities(sandbox_ports(pool)),
         interceptors=[*interceptors, SagaStepMetrics(STEPS)],
         max_concurrent_activities=200,

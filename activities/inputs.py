@@ -44,3 +44,31 @@ class SagaEventInput:
     kind: SagaEventKind
     step: str = ""
     reason: str = ""
+
+
+@dataclass
+class CarrierReport:
+    """One carrier webhook event for a completed order; `event_id` is the carrier's own."""
+
+    order_id: str
+    event_id: str
+    status: str  # label_created, dispatched, delivered, lost, returned
+    occurred_at: str  # RFC 3339
+
+
+@dataclass
+class CarrierAnswer:
+    """What became of a carrier report: "recorded", "ignored" (stale or repeated) or "refused"
+    (a different final status after a final one)."""
+
+    order_id: str
+    event_id: str
+    outcome: str
+    shipment_status: str | None
+    detail: str = ""
+
+
+@dataclass
+class OverdueInput:
+    order_id: str
+    due_at: str  # RFC 3339

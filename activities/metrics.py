@@ -28,6 +28,15 @@ SAGA_COMPENSATIONS = Counter(
     "commerce_saga_compensations_total",
     "Effects undone: authorizations voided, reservations released, shipments cancelled",
 )
+DELIVERIES_OVERDUE = Counter(
+    "commerce_deliveries_overdue_total",
+    "Completed orders not delivered within COMMERCE_DELIVERY_TIMEOUT_S (DeliveryOverdue appended)",
+)
+SHIPMENT_REPORTS = Counter(
+    "commerce_shipment_events_total",
+    "Carrier reports recorded on orders (stale and repeated ones are not counted)",
+    ["status"],
+)
 SAGA_STEP_DURATION = Histogram(
     "commerce_saga_step_duration_seconds",
     "Duration of one attempt of a saga step activity, successful or not",
@@ -48,7 +57,15 @@ _COUNTED: tuple[tuple[type[ev.DomainEvent], Counter], ...] = (
     (ev.PaymentVoided, SAGA_COMPENSATIONS),
     (ev.ReservationReleased, SAGA_COMPENSATIONS),
     (ev.ShipmentCancelled, SAGA_COMPENSATIONS),
+    (ev.DeliveryOverdue, DELIVERIES_OVERDUE),
 )
+_SHIPMENT_STATUS = {
+    ev.ShipmentLabelCreated: "label_created",
+    ev.ShipmentDispatched: "dispatched",
+    ev.ShipmentDelivered: "delivered",
+    ev.ShipmentLost: "lost",
+    ev.ShipmentReturned: "returned",
+}
 
 log = logging.getLogger("commerce.saga")
 
@@ -59,6 +76,8 @@ def count_appended(appended: Iterable[ev.DomainEvent]) -> None:
         for event_type, counter in _COUNTED:
             if isinstance(event, event_type):
                 counter.inc()
+        if type(event) in _SHIPMENT_STATUS:
+            SHIPMENT_REPORTS.labels(_SHIPMENT_STATUS[type(event)]).inc()
 
 
 class SagaStepMetrics(Interceptor):

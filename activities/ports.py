@@ -28,8 +28,10 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     """Every activity of the saga, bound to `ports`."""
     from activities.compensation import CompensationActivities
     from activities.fulfillment import FulfillmentActivities
+    from activities.shipment import ShipmentActivities
 
     forward, undo = FulfillmentActivities(ports), CompensationActivities(ports)
+    shipment = ShipmentActivities(ports)
     return [
         forward.authorize_payment,
         forward.reserve_inventory,
@@ -41,4 +43,6 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         undo.release_inventory,
         undo.cancel_shipment,
         undo.record_saga_event,
+        shipment.record_carrier_event,
+        shipment.record_delivery_overdue,
     ]

@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from activities.inputs import CarrierAnswer, CarrierReport
+
+__all__ = ["CarrierAnswer", "CarrierReport"]  # the carrier update's types, re-exported
+
 TASK_QUEUE = "order-fulfillment"
 
 AUTHORIZE_PAYMENT = "authorize_payment"
@@ -30,9 +34,21 @@ UPDATE_CANCEL = "cancel"
 UPDATE_RETRY = "retry"
 SIGNAL_RETRY = "retry_stalled_step"
 
+# The shipment lifecycle after a completed saga (ShipmentTrackingWorkflow).
+SHIPMENT_WORKFLOW_TYPE = "ShipmentTrackingWorkflow"
+UPDATE_CARRIER_EVENT = "carrier_event"
+QUERY_SHIPMENT = "shipment"
+RECORD_CARRIER_EVENT = "record_carrier_event"
+RECORD_DELIVERY_OVERDUE = "record_delivery_overdue"
+FINAL_SHIPMENT_STATUSES = ("delivered", "lost", "returned")
+
 
 def order_workflow_id(order_id: str) -> str:
     return f"order-{order_id}"
+
+
+def shipment_workflow_id(order_id: str) -> str:
+    return f"shipment-{order_id}"
 
 
 @dataclass
@@ -42,6 +58,7 @@ class SagaPolicy:
     step_max_attempts: int = 10
     step_initial_retry_ms: int = 1000
     stall_timeout_s: int = 86400
+    delivery_timeout_s: int = 14 * 86400  # after completion; then DeliveryOverdue
 
 
 @dataclass
@@ -81,3 +98,25 @@ class SagaOutcome:
     order_id: str
     status: str
     failure_reason: str | None = None
+
+
+@dataclass
+class ShipmentTrackingInput:
+    """Start (or continue-as-new) of a shipment's tracking; `since` is when the delivery clock
+    started (None: now), the other fields carry state over a continue-as-new."""
+
+    order_id: str
+    delivery_timeout_s: int = 14 * 86400
+    since: datetime | None = None
+    shipment_status: str | None = None
+    overdue: bool = False
+    reports_per_run: int = 500
+
+
+@dataclass
+class ShipmentView:
+    order_id: str
+    shipment_status: str | None
+    overdue: bool
+    due_at: datetime | None
+    reports_this_run: int

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import (
@@ -34,8 +35,11 @@ with workflow.unsafe.imports_passed_through():
         OrderFulfillmentInput,
         SagaOutcome,
         SagaView,
+        ShipmentTrackingInput,
         StepView,
+        shipment_workflow_id,
     )
+    from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 
@@ -92,6 +96,8 @@ class OrderFulfillmentWorkflow:
             outcome = await self._compensate(done, stop)
         else:
             outcome = await self._notify_and_complete()
+            if workflow.patched("shipment-lifecycle"):
+                await self._start_shipment_tracking()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
 
@@ -242,6 +248,19 @@ class OrderFulfillmentWorkflow:
         view.finished_at, self._current = workflow.now(), None
         self._set_status("completed")
         return SagaOutcome(self._order_id, "completed")
+
+    async def _start_shipment_tracking(self) -> None:
+        """The parcel's lifecycle outlives the saga: a workflow of its own, left running when the
+        saga returns, so the saga's result still means "completed"."""
+        try:
+            await workflow.start_child_workflow(
+                ShipmentTrackingWorkflow.run,
+                ShipmentTrackingInput(self._order_id, self._input.policy.delivery_timeout_s),
+                id=shipment_workflow_id(self._order_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the carrier's first report, racing this step, started it already
 
     async def _record(self, kind: SagaEventKind, step: str, reason: str = "") -> None:
         await workflow.execute_activity(
