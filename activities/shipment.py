@@ -6,9 +6,15 @@ from temporalio import activity
 
 from activities.inputs import CarrierAnswer, CarrierReport, OverdueInput
 from activities.recording import OrderSteps
-from domain.errors import InvalidTransition
 from domain.order import Order
 from domain.status import ShipmentStatus
+
+
+def carrier_answer(
+    order: Order, report: CarrierReport, outcome: str, before: ShipmentStatus | None
+) -> CarrierAnswer:
+    detail = "" if outcome == "recorded" else f"the shipment was {before or 'not reported yet'}"
+    return CarrierAnswer(order.order_id, report.event_id, outcome, _status(order), detail)
 
 
 def _status(order: Order) -> str | None:
@@ -22,20 +28,12 @@ class ShipmentActivities(OrderSteps):
     @activity.defn(name="record_carrier_event")
     async def record_carrier_event(self, report: CarrierReport) -> CarrierAnswer:
         order = await self._load(report.order_id)
-        status = ShipmentStatus(report.status)
-        outcome, detail = "recorded", ""
-        if report.event_id in order.carrier_event_ids:
-            pass  # an earlier attempt appended it
-        elif order.is_stale_shipment_report(status):
-            outcome, detail = "ignored", f"the shipment is already {order.shipment_stage}"
-        else:
-            try:
-                order.track_shipment(status, report.event_id, report.occurred_at)
-            except InvalidTransition as refused:
-                outcome, detail = "refused", str(refused)
-            else:
-                await self._save(order)
-        return CarrierAnswer(order.order_id, report.event_id, outcome, _status(order), detail)
+        before = order.shipment_stage
+        outcome = order.take_carrier_report(
+            ShipmentStatus(report.status), report.event_id, report.occurred_at
+        )
+        await self._save(order)  # a retry after the append finds the event id: appends nothing
+        return carrier_answer(order, report, outcome, before)
 
     @activity.defn(name="record_delivery_overdue")
     async def record_delivery_overdue(self, overdue: OverdueInput) -> str | None:

@@ -12,6 +12,7 @@ from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
 from api.resources import Resources
 from api.routers import (
+    carrier,
     cart,
     cart_analytics,
     catalog,
@@ -59,4 +60,5 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(sagas.router)
     app.include_router(sandbox.router)
     app.include_router(shop_settings.router)
+    app.include_router(carrier.router)
     return app

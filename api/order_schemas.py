@@ -62,6 +62,7 @@ class OrderPublic(BaseModel):
     shipping_address: dict[str, str]
     failure_reason: str | None
     tracking_number: str | None
+    shipment_status: str | None = None  # after completion: the carrier's last report, or overdue
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
@@ -95,6 +96,7 @@ class OrderPublic(BaseModel):
             },
             failure_reason=order.failure_reason,
             tracking_number=order.tracking_number,
+            shipment_status=None if order.shipment_status is None else str(order.shipment_status),
             created_at=recorded[0].recorded_at,
             updated_at=recorded[-1].recorded_at,
             history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],

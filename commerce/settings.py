@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     saga_step_max_attempts: int = Field(default=10, ge=1)
     saga_step_initial_retry_ms: int = Field(default=1000, ge=1)
     saga_stall_timeout_s: int = Field(default=86400, ge=1)
+    # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
+    delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
+    # HMAC-SHA256 key of the carrier webhook. Unset: generated in the data dir in development;
+    # in production the webhook answers 503 until it is set.
+    carrier_webhook_secret: str | None = None
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -185,6 +185,21 @@ class Order(OrderState):
             event(order_id=self.order_id, carrier_event_id=carrier_event_id, occurred_at=at)
         )
 
+    def take_carrier_report(self, status: ShipmentStatus, carrier_event_id: str, at: str) -> str:
+        """Record the report if it moves the shipment forward. Answers "recorded" (also for a
+        report already recorded), "ignored" (stale or repeated) or "refused" (a different final
+        status after a final one) — never raises, so no carrier report can fail a request."""
+        if carrier_event_id in self.carrier_event_ids:
+            return "recorded"
+        if self.status is not S.COMPLETED or status not in _CARRIER_EVENTS:
+            return "refused"
+        if self.is_stale_shipment_report(status):
+            return "ignored"
+        if self.shipment_is_terminal:
+            return "refused"
+        self.track_shipment(status, carrier_event_id, at)
+        return "recorded"
+
     def mark_delivery_overdue(self, due_at: str) -> None:
         self._require(ev.DeliveryOverdue, S.COMPLETED)
         self._refuse_if(self.shipment_is_terminal, ev.DeliveryOverdue, "the shipment ended")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -33,20 +33,19 @@ RECORD_RETRY = RetryPolicy(
 
 @workflow.defn
 class ShipmentTrackingWorkflow:
-    def __init__(self) -> None:
-        self._order_id = ""
-        self._status: str | None = None
-        self._overdue = False
+    @workflow.init
+    def __init__(self, tracking: ShipmentTrackingInput) -> None:
+        # From the input here, not in run: an update-with-start's handler runs before run does.
+        self._order_id, self._status = tracking.order_id, tracking.shipment_status
+        self._overdue = tracking.overdue
         self._reports = 0
-        self._due_at = datetime.fromtimestamp(0, UTC)  # set by run, before any handler runs
+        self._since = tracking.since or workflow.now()
+        self._due_at = self._since + timedelta(seconds=tracking.delivery_timeout_s)
         self._recording = asyncio.Lock()  # one recording at a time: each appends to one stream
 
     @workflow.run
     async def run(self, tracking: ShipmentTrackingInput) -> str | None:
-        self._order_id, self._status = tracking.order_id, tracking.shipment_status
-        self._overdue = tracking.overdue
-        since = tracking.since or workflow.now()
-        self._due_at = since + timedelta(seconds=tracking.delivery_timeout_s)
+        since = self._since
         while not self._ended:
             if self._reports >= tracking.reports_per_run or (
                 workflow.info().is_continue_as_new_suggested()

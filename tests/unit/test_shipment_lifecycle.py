@@ -111,3 +111,29 @@ def test_overdue_without_any_carrier_event() -> None:
 def test_overdue_is_not_a_carrier_status() -> None:
     with pytest.raises(InvalidTransition):
         completed().track_shipment(T.OVERDUE, "evt", AT)
+
+
+@pytest.mark.parametrize(
+    ("before", "report", "outcome"),
+    [
+        ((), T.DISPATCHED, "recorded"),
+        ((T.DISPATCHED,), T.DELIVERED, "recorded"),
+        ((T.DELIVERED,), T.DISPATCHED, "ignored"),
+        ((T.DELIVERED,), T.DELIVERED, "ignored"),
+        ((T.DELIVERED,), T.LOST, "refused"),
+        ((), T.OVERDUE, "refused"),
+    ],
+)
+def test_take_carrier_report_answers_without_raising(
+    before: tuple[ShipmentStatus], report: ShipmentStatus, outcome: str
+) -> None:
+    order = completed(*before)
+    assert order.take_carrier_report(report, "new-event", AT) == outcome
+    version = order.version
+    # The same report again (a retried activity) answers the same and records nothing more.
+    assert order.take_carrier_report(report, "new-event", AT) == outcome
+    assert order.version == version
+
+
+def test_a_carrier_report_before_completion_is_refused() -> None:
+    assert drive(*FORWARD[:5]).take_carrier_report(T.DELIVERED, "early", AT) == "refused"

@@ -1,0 +1,230 @@
+"""The carrier's webhook (HMAC-signed, not bearer) and the operator's view of a shipment."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import AdminPrincipal
+from api.deps import PoolDep, SettingsDep, TemporalDep
+from api.problems import Problem
+from commerce.kept_secrets import kept_secret
+from commerce.settings import Settings
+from domain.order import Order, ShipmentStatus
+from eventstore.carrier_inbox import CarrierInbox
+from eventstore.orders import OrderRepository, domain_events
+from eventstore.store import EventStore, RecordedEvent
+from workflows.contract import (
+    QUERY_SHIPMENT,
+    SHIPMENT_WORKFLOW_TYPE,
+    TASK_QUEUE,
+    UPDATE_CARRIER_EVENT,
+    CarrierAnswer,
+    CarrierReport,
+    ShipmentTrackingInput,
+    ShipmentView,
+    shipment_workflow_id,
+)
+
+router = APIRouter(tags=["carrier"])
+log = logging.getLogger("commerce.carrier")
+SIGNATURE_HEADER = "X-Carrier-Signature"
+
+
+def webhook_secret(settings: Settings) -> str | None:
+    """The configured secret; in development one kept in the data dir; in production, none."""
+    if settings.carrier_webhook_secret:
+        return settings.carrier_webhook_secret
+    if settings.environment != "development":
+        return None
+    return kept_secret(settings.data_dir, "carrier-webhook-secret", lambda: secrets.token_hex(32))
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The header value a carrier sends: `sha256=` and the hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class CarrierEventCreate(BaseModel):
+    event_id: str = Field(min_length=1, max_length=200)
+    tracking_number: str | None = Field(default=None, min_length=1, max_length=200)
+    order_id: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Literal["label_created", "dispatched", "delivered", "lost", "returned"]
+    occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _names_the_parcel(self) -> CarrierEventCreate:
+        if not (self.tracking_number or self.order_id):
+            raise ValueError("give tracking_number or order_id")
+        return self
+
+
+class CarrierEventPublic(BaseModel):
+    event_id: str
+    order_id: str
+    outcome: str  # recorded, ignored (stale or repeated)
+    shipment_status: str | None
+    detail: str = ""
+
+
+def _verified_body(raw: bytes, sent: str | None, settings: Settings) -> CarrierEventCreate:
+    secret = webhook_secret(settings)
+    if secret is None:
+        raise Problem(503, "the carrier webhook has no COMMERCE_CARRIER_WEBHOOK_SECRET")
+    if not sent or not hmac.compare_digest(sent.encode(), signature(secret, raw).encode()):
+        raise Problem(401, f"missing or wrong {SIGNATURE_HEADER}")
+    try:
+        return CarrierEventCreate.model_validate_json(raw)
+    except ValidationError as invalid:
+        raise RequestValidationError(invalid.errors(include_url=False)) from invalid
+
+
+async def _completed_order(
+    pool: PoolDep, event: CarrierEventCreate
+) -> tuple[Order, list[RecordedEvent]]:
+    order_id = event.order_id
+    if order_id is None:
+        order_id = await CarrierInbox(pool).order_for_tracking_number(str(event.tracking_number))
+    recorded = await OrderRepository(EventStore(pool)).history(order_id) if order_id else []
+    if not recorded:
+        raise Problem(404, f"no order for {event.order_id or event.tracking_number}")
+    order = Order.rehydrate(domain_events(recorded))
+    if event.tracking_number and event.tracking_number != order.tracking_number:
+        raise Problem(422, f"tracking number {event.tracking_number} is not order {order_id}'s")
+    if order.status != "completed":
+        # Not an error of the carrier's: the order may complete shortly; a retry will land.
+        problem = Problem(409, f"order {order_id} is {order.status}, not completed")
+        problem.headers["Retry-After"] = "60"
+        raise problem
+    return order, recorded
+
+
+async def _deliver(
+    temporal: Client, settings: Settings, report: CarrierReport, recorded: list[RecordedEvent]
+) -> CarrierAnswer:
+    """To the order's tracking workflow, starting it if the order predates shipment tracking."""
+    completed_at = next(r.recorded_at for r in recorded if r.type == "OrderCompleted")
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        SHIPMENT_WORKFLOW_TYPE,
+        ShipmentTrackingInput(report.order_id, settings.delivery_timeout_s, since=completed_at),
+        id=shipment_workflow_id(report.order_id),
+        task_queue=TASK_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    answer: CarrierAnswer = await temporal.execute_update_with_start_workflow(
+        UPDATE_CARRIER_EVENT,
+        report,
+        start_workflow_operation=start,
+        id=f"carrier-{report.event_id}",  # Temporal also drops a repeat of this update id
+        result_type=CarrierAnswer,
+    )
+    return answer
+
+
+def _answer_after_the_end(order: Order, report: CarrierReport, error: Exception) -> CarrierAnswer:
+    """The tracking workflow ended with a final status: decide from the stream (nothing can be
+    recorded after a final status, so nothing needs the workflow)."""
+    before = order.shipment_stage
+    outcome = order.take_carrier_report(
+        ShipmentStatus(report.status), report.event_id, report.occurred_at
+    )
+    if order.pending_events:  # not ended after all: only the workflow may record it
+        log.warning("carrier event %s not delivered: %r", report.event_id, error)
+        problem = Problem(503, "the shipment's tracking is briefly unavailable; repeat the event")
+        problem.headers["Retry-After"] = "1"
+        raise problem from error
+    status = None if order.shipment_status is None else str(order.shipment_status)
+    detail = "" if outcome == "recorded" else f"the shipment was {before}"
+    return CarrierAnswer(order.order_id, report.event_id, outcome, status, detail)
+
+
+@router.post(
+    "/api/v1/carrier/events",
+    response_model=CarrierEventPublic,
+    responses={401: {"description": "missing or wrong signature"}},
+)
+async def carrier_event(
+    request: Request,
+    pool: PoolDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    x_carrier_signature: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """A carrier's shipment event, signed `X-Carrier-Signature: sha256=<HMAC-SHA256 hex of the
+    raw body>`; the same `event_id` again gets the same answer and has no second effect."""
+    event = _verified_body(await request.body(), x_carrier_signature, settings)
+    inbox = CarrierInbox(pool)
+    kept = await inbox.answer_of(event.event_id)
+    if kept is None:
+        order, recorded = await _completed_order(pool, event)
+        report = CarrierReport(
+            order.order_id, event.event_id, event.status, event.occurred_at.isoformat()
+        )
+        try:
+            answer = await _deliver(temporal, settings, report, recorded)
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError) as error:
+            answer = _answer_after_the_end(order, report, error)
+        except RPCError as error:
+            if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
+                raise  # Temporal unreachable: 503, the carrier retries
+            answer = _answer_after_the_end(order, report, error)
+        status_code = 409 if answer.outcome == "refused" else 200
+        kept = await inbox.keep(event.event_id, order.order_id, event.status, status_code,
+                                _public(answer))  # fmt: skip
+    status_code, body = kept
+    if status_code >= 400:
+        return _refusal(status_code, body)
+    return JSONResponse(body, status_code=status_code)
+
+
+def _public(answer: CarrierAnswer) -> dict[str, Any]:
+    return CarrierEventPublic(**vars(answer)).model_dump(mode="json")
+
+
+def _refusal(status_code: int, body: dict[str, Any]) -> JSONResponse:
+    problem = {
+        "type": f"https://httpstatuses.io/{status_code}",
+        "title": "Conflict",
+        "status": status_code,
+        "detail": f"the shipment already ended: {body.get('detail') or body['shipment_status']}",
+        **body,
+    }
+    return JSONResponse(problem, status_code=status_code, media_type="application/problem+json")
+
+
+class ShipmentPublic(BaseModel):
+    order_id: str
+    workflow_id: str
+    shipment_status: str | None
+    overdue: bool
+    due_at: datetime | None
+    reports_this_run: int
+
+
+@router.get("/api/v1/admin/shipments/{order_id}", response_model=ShipmentPublic, tags=["admin"])
+async def shipment_detail(
+    order_id: str, _: AdminPrincipal, temporal: TemporalDep
+) -> ShipmentPublic:
+    """The order's shipment tracking as its workflow sees it (status, overdue, deadline)."""
+    handle = temporal.get_workflow_handle(shipment_workflow_id(order_id))
+    try:
+        view = await handle.query(QUERY_SHIPMENT, result_type=ShipmentView)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(404, f"no shipment tracking for order {order_id}") from error
+        raise
+    return ShipmentPublic(workflow_id=handle.id, **vars(view))
