@@ -2,25 +2,48 @@
 
 A change to the workflow that would break orders in flight fails here. To record the histories
 anew (only after a deliberate, versioned change): COMMERCE_RECORD_HISTORIES=1 pytest this file.
+Histories are recorded with clear payloads (the session's keys are new each run); the replayer
+still decodes with the session's codec, which passes clear payloads through, so either kind replays.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
+from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.integration.reordered_saga import ReservesBeforeAuthorizing
-from tests.integration.saga_support import add_product, place_order, running_worker, start_saga
+from tests.integration.saga_support import (
+    FAST,
+    add_product,
+    event_types,
+    place_order,
+    running_worker,
+    start_saga,
+)
+from workflows.contract import (
+    UPDATE_CARRIER_EVENT,
+    CarrierAnswer,
+    CarrierReport,
+    SagaPolicy,
+    shipment_workflow_id,
+)
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 CASES = {"completed": "tok_ok", "capture_declined": "tok_capture_decline"}
+# Recorded after the shipment-lifecycle patch: the saga that starts its tracking workflow, and
+# that workflow through label_created, an overdue delivery and a late delivered.
+LIFECYCLE_CASES = ("completed_with_tracking", "shipment_lifecycle")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -35,15 +58,50 @@ async def test_record_history(temporal_client: Client, pool: asyncpg.Pool, case:
     (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_shipment_lifecycle_histories(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    sku = await add_product(pool, on_hand=10)
+    order_id = await place_order(pool, [(sku, 1)])
+    policy = SagaPolicy(**{**vars(FAST), "delivery_timeout_s": 2})
+    async with running_worker(clear, pool) as queue:
+        saga = await start_saga(clear, queue, order_id, "tok_ok", policy)
+        await saga.result()
+        tracker: WorkflowHandle[object, object] = clear.get_workflow_handle(
+            shipment_workflow_id(order_id)
+        )
+        label = CarrierReport(order_id, "rec-1", "label_created", "2025-06-01T12:00:00+00:00")
+        await tracker.execute_update(UPDATE_CARRIER_EVENT, label, result_type=CarrierAnswer)
+        while "DeliveryOverdue" not in await event_types(pool, order_id):
+            await asyncio.sleep(0.1)
+        late = CarrierReport(order_id, "rec-2", "delivered", "2025-06-20T12:00:00+00:00")
+        await tracker.execute_update(UPDATE_CARRIER_EVENT, late, result_type=CarrierAnswer)
+        await tracker.result()
+    for case, handle in zip(LIFECYCLE_CASES, (saga, tracker), strict=True):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{case}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
 
 
-@pytest.mark.parametrize("case", CASES)
+def _replayer() -> Replayer:
+    codec = EncryptionCodec(parse_keys(TEST_PAYLOAD_KEYS), "test-1")
+    return Replayer(
+        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
+        data_converter=encrypted_data_converter(codec),
+    )
+
+
+@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES])
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
-    replayer = Replayer(workflows=[OrderFulfillmentWorkflow])
-    result = await replayer.replay_workflow(_history(case))
+    result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
 
 
