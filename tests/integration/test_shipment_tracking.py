@@ -10,6 +10,10 @@ import asyncpg
 from temporalio.client import Client
 
 from activities.metrics import DELIVERIES_OVERDUE
+from api.order_schemas import OrderPublic
+from domain.order import Order
+from eventstore.orders import OrderRepository, domain_events
+from eventstore.store import EventStore
 from tests.integration.saga_support import (
     FAST,
     add_product,
@@ -42,6 +46,12 @@ async def _wait_for_event(pool: asyncpg.Pool, order_id: str, event: str) -> list
     raise AssertionError(f"no {event} in {types}")
 
 
+async def _order_view(pool: asyncpg.Pool, order_id: str) -> OrderPublic:
+    """What GET /api/v1/orders/{id} answers."""
+    recorded = await OrderRepository(EventStore(pool)).history(order_id)
+    return OrderPublic.from_stream(Order.rehydrate(domain_events(recorded)), recorded)
+
+
 async def _completed_order(
     client: Client, pool: asyncpg.Pool, queue: str, policy: SagaPolicy
 ) -> str:
@@ -64,11 +74,14 @@ async def test_an_undelivered_shipment_turns_overdue_and_a_late_delivery_still_l
         view = await tracker.query(QUERY_SHIPMENT, result_type=ShipmentView)
         assert view.overdue and view.shipment_status == "overdue"
         assert DELIVERIES_OVERDUE._value.get() == overdue_before + 1
+        assert (await _order_view(pool, order_id)).shipment_status == "overdue"
 
         late = CarrierReport(order_id, "late-1", "delivered", NOW)
         answer = await tracker.execute_update(UPDATE_CARRIER_EVENT, late, result_type=CarrierAnswer)
         assert (answer.outcome, answer.shipment_status) == ("recorded", "delivered")
         assert await tracker.result() == "delivered"
+    view = await _order_view(pool, order_id)
+    assert (view.status, view.shipment_status) == ("completed", "delivered")
     assert (await event_types(pool, order_id))[-3:] == [
         "OrderCompleted",
         "DeliveryOverdue",
