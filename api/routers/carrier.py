@@ -156,6 +156,13 @@ def _answer_after_the_end(order: Order, report: CarrierReport, error: Exception)
     "/api/v1/carrier/events",
     response_model=CarrierEventPublic,
     responses={401: {"description": "missing or wrong signature"}},
+    # The body is read raw (the signature covers its bytes); this documents its shape.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CarrierEventCreate.model_json_schema()}},
+        }
+    },
 )
 async def carrier_event(
     request: Request,
