@@ -97,14 +97,14 @@ async def authenticate(
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_customer(principal: CurrentPrincipal) -> Principal:
+async def require_customer(principal: CurrentPrincipal) -> Principal:
     """A shopper: role `customer` (admins may act as customers too); 403 otherwise."""
     if not principal.roles & {CUSTOMER, ADMIN}:
         raise Problem(403, "this operation needs the customer role")
     return principal
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     """An operator: role `admin`; 403 otherwise."""
     if not principal.is_admin:
         raise Problem(403, "this operation needs the admin role")

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8084, ge=1, le=65535)
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
     worker_metrics_host: str = "127.0.0.1"
+    worker_max_cached_workflows: int = Field(default=250, ge=1)  # bounds the worker's memory
     worker_sdk_metrics_port: int = Field(default=9465, ge=0, le=65535)  # Temporal SDK's own
 
     # Tracing is off unless an OTLP endpoint is named; the exporter reads the other OTEL_* itself.
