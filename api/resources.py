@@ -27,7 +27,16 @@ class Resources:
             settings.database_url, min_size=0, max_size=settings.database_pool_max
         )
         assert pool is not None
-        client = redis.from_url(settings.redis_url, decode_responses=True)
+        # A bounded pool reuses its connections: a burst of requests waits for one instead of
+        # opening hundreds (at concurrency 200 those new connections failed; docs/benchmarks.md).
+        client = redis.Redis(
+            connection_pool=redis.BlockingConnectionPool.from_url(
+                settings.redis_url,
+                decode_responses=True,
+                max_connections=settings.redis_pool_max,
+                timeout=10,
+            )
+        )
         temporal = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,

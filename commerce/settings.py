@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=20, ge=1)
     redis_url: str = ""
+    redis_pool_max: int = Field(default=50, ge=1)
     temporal_address: str = Field(
         default="",
         validation_alias=AliasChoices("TEMPORAL_ADDRESS", "COMMERCE_TEMPORAL_ADDRESS"),
