@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 
 from api import cart_analytics as analytics
+from api.line_items import LineItem
 from api.metrics import CART_OPERATIONS, CartOperation
 from commerce.settings import Settings
 from domain.cart import Cart, CartLine, CartStatus, validate_quantity
@@ -52,21 +53,13 @@ class CartBusy(Exception):
     """Too many concurrent writers on one cart; the client may retry."""
 
 
-class CartItemView(BaseModel):
-    sku: str
-    name: str
-    quantity: int
-    unit_price: int
-    line_total: int
-
-
 class CartView(BaseModel):
     """A cart as the API shows it; prices in minor units of `currency`."""
 
     id: str
     customer_id: str
     status: CartStatus
-    items: list[CartItemView]
+    items: list[LineItem]
     subtotal: int
     currency: str | None
     expires_at: datetime
@@ -89,16 +82,7 @@ class CartView(BaseModel):
         )
 
     def with_cart(self, cart: Cart, now: datetime, ttl: timedelta) -> CartView:
-        items = [
-            CartItemView(
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-            )
-            for line in cart.lines
-        ]
+        items = [LineItem.of(line) for line in cart.lines]
         currency = None if cart.currency == NO_CURRENCY else cart.currency
         return self.model_copy(
             update={

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.line_items import LineItem
 from api.validation import StorableText
 from domain.order import Order
 from eventstore.store import RecordedEvent
@@ -36,14 +37,6 @@ class CancelCreate(BaseModel):
     reason: StorableText = Field(default="cancelled by the customer", max_length=500)
 
 
-class OrderItemPublic(BaseModel):
-    sku: str
-    name: str
-    quantity: int
-    unit_price: int
-    line_total: int
-
-
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -55,7 +48,7 @@ class OrderPublic(BaseModel):
     id: str
     customer_id: str
     status: str
-    items: list[OrderItemPublic]
+    items: list[LineItem]
     subtotal: int
     total: int
     currency: str
@@ -74,16 +67,7 @@ class OrderPublic(BaseModel):
             id=order.order_id,
             customer_id=order.customer_id,
             status=str(order.status),
-            items=[
-                OrderItemPublic(
-                    sku=line.sku,
-                    name=line.name,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    line_total=line.line_total,
-                )
-                for line in order.lines
-            ],
+            items=[LineItem.of(line) for line in order.lines],
             subtotal=order.subtotal,
             total=order.total,
             currency=order.currency,
