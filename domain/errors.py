@@ -65,6 +65,8 @@ class BusinessRuleViolation(DomainError):
     """A failure the business expects; the saga compensates instead of retrying."""
 
     default_message = "business rule violated"
+    # What the saga needs to know beyond the message (carried as Temporal error details).
+    details: tuple[Any, ...] = ()
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -80,6 +82,19 @@ class OutOfStock(BusinessRuleViolation):
     """Not enough stock is available to reserve every line."""
 
     default_message = "an item is out of stock"
+
+
+class PartiallyOutOfStock(OutOfStock):
+    """Some lines are short but others are available in full; `available_skus` names the
+    latter, so the saga can offer the customer an amended order instead of failing."""
+
+    def __init__(self, message: str | None, available_skus: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.available_skus = available_skus
+        self.details = (list(available_skus),)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.available_skus))
 
 
 class AddressRejected(BusinessRuleViolation):

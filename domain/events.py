@@ -1,13 +1,20 @@
 """Order events: immutable facts, named in the past tense, stored as JSON.
 
 The happy-path events live here; stall, cancellation and compensation events
-live in `domain.saga_events`, the shipment lifecycle's in `domain.shipment_events`;
-both are re-exported, so callers import from here.
+live in `domain.saga_events`, the shipment lifecycle's in `domain.shipment_events`,
+partial availability's in `domain.amendment_events`; all are re-exported, so callers import from here.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from domain.amendment_events import (
+    AmendmentAccepted,
+    AmendmentDeclined,
+    AmendmentExpired,
+    AmendmentProposed,
+    PaymentReauthorized,
+)
 from domain.codec import decode
 from domain.errors import UnknownEventType
 from domain.event_base import DomainEvent
@@ -33,6 +40,10 @@ from domain.shipment_events import (
 from domain.values import OrderLine, ShippingAddress
 
 __all__ = [
+    "AmendmentAccepted",
+    "AmendmentDeclined",
+    "AmendmentExpired",
+    "AmendmentProposed",
     "CancellationRequested",
     "CompensationStarted",
     "DeliveryOverdue",
@@ -47,6 +58,7 @@ __all__ = [
     "OrderPlaced",
     "PaymentAuthorized",
     "PaymentCaptured",
+    "PaymentReauthorized",
     "PaymentVoided",
     "ReservationReleased",
     "SagaResumed",
@@ -151,6 +163,11 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ShipmentLost,
     ShipmentReturned,
     DeliveryOverdue,
+    AmendmentProposed,
+    AmendmentAccepted,
+    AmendmentDeclined,
+    AmendmentExpired,
+    PaymentReauthorized,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

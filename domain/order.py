@@ -84,7 +84,63 @@ class Order(OrderState):
 
     def reserve_inventory(self, reservation_id: str) -> None:
         self._require(ev.InventoryReserved, S.PAYMENT_AUTHORIZED)
+        uncovered = self.authorized_amount is not None and self.authorized_amount != self.total
+        self._refuse_if(uncovered, ev.InventoryReserved, "the authorization is not for the total")
         self._record(ev.InventoryReserved(order_id=self.order_id, reservation_id=reservation_id))
+
+    def propose_amendment(self, available_skus: Iterable[str]) -> None:
+        """Offer the lines whose sku is available in full; short lines are dropped whole."""
+        self._require(ev.AmendmentProposed, S.PAYMENT_AUTHORIZED)
+        self._refuse_if(self.amendment is not None, ev.AmendmentProposed, "already proposed")
+        available = set(available_skus)
+        kept = tuple(line for line in self.lines if line.sku in available)
+        self._refuse_if(not kept, ev.AmendmentProposed, "no line is available")
+        self._refuse_if(len(kept) == len(self.lines), ev.AmendmentProposed, "nothing to amend")
+        subtotal = price_lines(self.currency, kept)
+        dropped = tuple(dict.fromkeys(line.sku for line in self.lines if line not in kept))
+        self._record(
+            ev.AmendmentProposed(
+                order_id=self.order_id, lines=kept, subtotal=subtotal, total=subtotal,
+                dropped_skus=dropped,
+            )
+        )  # fmt: skip
+
+    def accept_amendment(self) -> None:
+        self._require(ev.AmendmentAccepted, S.AWAITING_CUSTOMER)
+        amendment = self.amendment
+        self._refuse_if(not self.amendment_pending, ev.AmendmentAccepted, "no amendment pending")
+        assert amendment is not None
+        self._record(
+            ev.AmendmentAccepted(
+                order_id=self.order_id,
+                lines=amendment.lines,
+                subtotal=amendment.subtotal,
+                total=amendment.total,
+            )
+        )
+
+    def expire_amendment(self, timeout_s: int) -> None:
+        self._require(ev.AmendmentExpired, S.AWAITING_CUSTOMER)
+        self._refuse_if(not self.amendment_pending, ev.AmendmentExpired, "no amendment pending")
+        self._record(ev.AmendmentExpired(order_id=self.order_id, timeout_s=timeout_s))
+
+    def reauthorize_payment(self, authorization_id: str, amount: int) -> None:
+        """The accepted amendment's total replaces the original authorization."""
+        self._require(ev.PaymentReauthorized, S.PAYMENT_AUTHORIZED)
+        accepted = self.amendment is not None and self.amendment.status == "accepted"
+        self._refuse_if(not accepted, ev.PaymentReauthorized, "no accepted amendment")
+        covered = self.authorized_amount == self.total
+        self._refuse_if(covered, ev.PaymentReauthorized, "the total is already authorized")
+        self._require_total(amount)
+        assert self.authorization_id is not None
+        self._record(
+            ev.PaymentReauthorized(
+                order_id=self.order_id,
+                superseded_authorization_id=self.authorization_id,
+                authorization_id=authorization_id,
+                amount=amount,
+            )
+        )
 
     def create_shipment(self, shipment_id: str, tracking_number: str) -> None:
         self._require(ev.ShipmentCreated, S.INVENTORY_RESERVED)
@@ -135,6 +191,8 @@ class Order(OrderState):
     def request_cancellation(self, reason: str) -> None:
         """Cancel before capture; this is itself the start of compensation."""
         self._refuse_if(not self.can_be_cancelled, ev.CancellationRequested, "too late to cancel")
+        if self.amendment_pending:
+            self._record(ev.AmendmentDeclined(order_id=self.order_id, reason=reason))
         self._record(ev.CancellationRequested(order_id=self.order_id, reason=reason))
         # So every compensation, after a failed step or a cancel, is counted the same way.
         self._record(ev.CompensationStarted(order_id=self.order_id, reason=reason, step="cancel"))

@@ -1,7 +1,16 @@
 """The order aggregate's state and how each event changes it; no decisions here."""
 
+from dataclasses import replace
 from typing import Any
 
+from domain.amendment_events import (
+    Amendment,
+    AmendmentAccepted,
+    AmendmentDeclined,
+    AmendmentExpired,
+    AmendmentProposed,
+    PaymentReauthorized,
+)
 from domain.errors import InvalidTransition
 from domain.events import (
     CancellationRequested,
@@ -64,6 +73,9 @@ class OrderState:
         self.status = OrderStatus.PENDING
         self.version = 1
         self.authorization_id: str | None = None
+        self.authorized_amount: int | None = None
+        self.superseded_authorization_id: str | None = None
+        self.amendment: Amendment | None = None
         self.reservation_id: str | None = None
         self.shipment_id: str | None = None
         self.tracking_number: str | None = None
@@ -109,12 +121,43 @@ class OrderState:
         """Every state field, for comparing two orders (e.g. live against replayed)."""
         return {name: value for name, value in vars(self).items() if name != "pending_events"}
 
+    @property
+    def amendment_pending(self) -> bool:
+        return self.amendment is not None and self.amendment.status == "proposed"
+
+    def _amendment_ended(self, status: str) -> None:
+        if self.amendment is not None:
+            self.amendment = replace(self.amendment, status=status)
+
     def apply(self, event: DomainEvent) -> None:
         """Change state for one event; events are facts, so nothing is refused here."""
         match event:
             case PaymentAuthorized():
                 self.authorization_id = event.authorization_id
+                self.authorized_amount = event.amount
                 self.status = OrderStatus.PAYMENT_AUTHORIZED
+            case AmendmentProposed():
+                self.amendment = Amendment(
+                    lines=event.lines,
+                    subtotal=event.subtotal,
+                    total=event.total,
+                    dropped_skus=event.dropped_skus,
+                    original_subtotal=self.subtotal,
+                    original_total=self.total,
+                )
+                self.status = OrderStatus.AWAITING_CUSTOMER
+            case AmendmentAccepted():
+                self.lines, self.subtotal, self.total = event.lines, event.subtotal, event.total
+                self._amendment_ended("accepted")
+                self.status = OrderStatus.PAYMENT_AUTHORIZED
+            case AmendmentDeclined():
+                self._amendment_ended("declined")
+            case AmendmentExpired():
+                self._amendment_ended("expired")
+            case PaymentReauthorized():
+                self.superseded_authorization_id = event.superseded_authorization_id
+                self.authorization_id = event.authorization_id
+                self.authorized_amount = event.amount
             case InventoryReserved():
                 self.reservation_id = event.reservation_id
                 self.status = OrderStatus.INVENTORY_RESERVED

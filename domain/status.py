@@ -17,6 +17,7 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     STALLED = "stalled"
+    AWAITING_CUSTOMER = "awaiting_customer"  # an amended order (partial stock) awaits an answer
 
 
 TERMINAL_STATUSES: frozenset[OrderStatus] = frozenset(
@@ -31,10 +32,14 @@ REVERSIBLE_STATUSES: frozenset[OrderStatus] = frozenset(
         OrderStatus.INVENTORY_RESERVED,
         OrderStatus.SHIPMENT_CREATED,
         OrderStatus.CONFIRMED,
+        OrderStatus.AWAITING_CUSTOMER,
     }
 )
 
-STALLABLE_STATUSES: frozenset[OrderStatus] = REVERSIBLE_STATUSES | {OrderStatus.PAYMENT_CAPTURED}
+# Waiting for the customer is not a step: it times out on its own, it never stalls.
+STALLABLE_STATUSES: frozenset[OrderStatus] = (
+    REVERSIBLE_STATUSES - {OrderStatus.AWAITING_CUSTOMER}
+) | {OrderStatus.PAYMENT_CAPTURED}
 
 
 class ShipmentStatus(StrEnum):

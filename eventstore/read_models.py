@@ -40,6 +40,8 @@ _STATUS_AFTER: dict[str, OrderStatus] = {
     ev.CompensationStarted.type: S.COMPENSATING,
     ev.OrderFailed.type: S.FAILED,
     ev.OrderCancelled.type: S.CANCELLED,
+    ev.AmendmentProposed.type: S.AWAITING_CUSTOMER,
+    ev.AmendmentAccepted.type: S.PAYMENT_AUTHORIZED,
 }
 _COMPENSATIONS = {ev.PaymentVoided.type, ev.ReservationReleased.type, ev.ShipmentCancelled.type}
 
@@ -72,6 +74,9 @@ def _change(summary: dict[str, Any], event: ev.DomainEvent, at: datetime) -> Non
             summary["failure_reason"], summary["failed_step"] = event.reason, event.step
         case ev.OrderCompleted():
             summary["completed_at"] = at
+        case ev.AmendmentAccepted():
+            summary["total"] = event.total
+            summary["item_count"] = sum(line.quantity for line in event.lines)
     summary["status"] = str(_STATUS_AFTER.get(event.type, summary["status"]))
     summary["updated_at"] = at
 

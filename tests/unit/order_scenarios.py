@@ -38,6 +38,10 @@ COMMANDS: dict[str, Command] = {
     "cancel_shipment": lambda o: o.cancel_shipment(),
     "fail": lambda o: o.fail("declined", "authorize_payment"),
     "mark_cancelled": lambda o: o.mark_cancelled("changed my mind"),
+    "propose_amendment": lambda o: o.propose_amendment(["SKU-1"]),
+    "accept_amendment": lambda o: o.accept_amendment(),
+    "expire_amendment": lambda o: o.expire_amendment(86400),
+    "reauthorize_payment": lambda o: o.reauthorize_payment("auth-2", o.total),
 }
 
 FORWARD = [
@@ -63,7 +67,26 @@ FORWARD_ONLY = {"stall", "start_compensation", "request_cancellation"}
 # scenario name -> (commands that lead there, commands allowed there)
 SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "pending": ((), {"authorize_payment", "fail", *FORWARD_ONLY}),
-    "payment_authorized": (tuple(FORWARD[:1]), {"reserve_inventory", *FORWARD_ONLY}),
+    "payment_authorized": (
+        tuple(FORWARD[:1]),
+        {"reserve_inventory", "propose_amendment", *FORWARD_ONLY},
+    ),
+    "awaiting_customer": (
+        (*FORWARD[:1], "propose_amendment"),
+        {"accept_amendment", "expire_amendment", "start_compensation", "request_cancellation"},
+    ),
+    "amendment_accepted": (
+        (*FORWARD[:1], "propose_amendment", "accept_amendment"),
+        {"reauthorize_payment", *FORWARD_ONLY},
+    ),
+    "amendment_reauthorized": (
+        (*FORWARD[:1], "propose_amendment", "accept_amendment", "reauthorize_payment"),
+        {"reserve_inventory", *FORWARD_ONLY},
+    ),
+    "amendment_expired": (
+        (*FORWARD[:1], "propose_amendment", "expire_amendment"),
+        {"start_compensation", "request_cancellation"},
+    ),
     "inventory_reserved": (tuple(FORWARD[:2]), {"create_shipment", *FORWARD_ONLY}),
     "shipment_created": (tuple(FORWARD[:3]), {"confirm", *FORWARD_ONLY}),
     "confirmed": (tuple(FORWARD[:4]), {"capture_payment", *FORWARD_ONLY}),

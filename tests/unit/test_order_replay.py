@@ -33,6 +33,7 @@ def commands(draw: st.DrawFn) -> list[Command]:
     text = draw(ids)
     channels = tuple(draw(st.lists(st.sampled_from(["email", "sms", "push"]), max_size=3)))
     shipment = draw(st.sampled_from(list(ShipmentStatus)))
+    skus = draw(st.lists(ids, max_size=3))
     return [
         lambda o: o.authorize_payment(text, o.total),
         lambda o: o.reserve_inventory(text),
@@ -52,6 +53,10 @@ def commands(draw: st.DrawFn) -> list[Command]:
         lambda o: o.mark_cancelled(text),
         lambda o: o.track_shipment(shipment, text, text),
         lambda o: o.mark_delivery_overdue(text),
+        lambda o: o.propose_amendment([*skus, *(line.sku for line in o.lines[:1])]),
+        lambda o: o.accept_amendment(),
+        lambda o: o.expire_amendment(len(text)),
+        lambda o: o.reauthorize_payment(text[::-1], o.total),
     ]
 
 
@@ -66,7 +71,7 @@ def is_allowed(order: Order, command: Command) -> bool:
 @st.composite
 def driven_orders(draw: st.DrawFn) -> Order:
     order = Order.place(draw(ids), draw(ids), draw(ids), "EUR", draw(lines), ADDRESS)
-    for _ in range(draw(st.integers(0, 18))):
+    for _ in range(draw(st.integers(0, 22))):
         allowed = [c for c in commands(draw) if is_allowed(order, c)]
         if not allowed:
             break
