@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 # Business failures: the saga compensates instead of retrying.
 BUSINESS_ERRORS = [
     "PaymentDeclined",
     "OutOfStock",
+    "PartiallyOutOfStock",
     "AddressRejected",
     "CaptureDeclined",
     "SpendingLimitExceeded",
@@ -24,6 +25,15 @@ class StepInput:
 @dataclass
 class StepResult:
     attempt: int
+
+
+@dataclass
+class AmendmentInput:
+    """Propose the lines whose sku is available, or record that the proposal expired."""
+
+    order_id: str
+    available_skus: list[str] = field(default_factory=list)
+    timeout_s: int = 0
 
 
 class SagaEventKind(StrEnum):

@@ -26,12 +26,14 @@ class SagaPorts:
 
 def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     """Every activity of the saga, bound to `ports`."""
+    from activities.amendment import AmendmentActivities
     from activities.compensation import CompensationActivities
     from activities.fulfillment import FulfillmentActivities
     from activities.shipment import ShipmentActivities
 
     forward, undo = FulfillmentActivities(ports), CompensationActivities(ports)
     shipment = ShipmentActivities(ports)
+    amendment = AmendmentActivities(ports)
     return [
         forward.authorize_payment,
         forward.reserve_inventory,
@@ -45,4 +47,8 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         undo.record_saga_event,
         shipment.record_carrier_event,
         shipment.record_delivery_overdue,
+        amendment.propose_amendment,
+        amendment.accept_amendment,
+        amendment.expire_amendment,
+        amendment.reauthorize_payment,
     ]

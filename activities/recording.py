@@ -28,7 +28,11 @@ def business_failures_are_final() -> Iterator[None]:
         yield
     except BusinessRuleViolation as failure:
         raise ApplicationError(
-            str(failure), activity.info().attempt, type=type(failure).__name__, non_retryable=True
+            str(failure),
+            activity.info().attempt,
+            *failure.details,
+            type=type(failure).__name__,
+            non_retryable=True,
         ) from failure
 
 

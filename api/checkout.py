@@ -124,6 +124,7 @@ class Checkout:
             step_initial_retry_ms=settings.saga_step_initial_retry_ms,
             stall_timeout_s=settings.saga_stall_timeout_s,
             delivery_timeout_s=settings.delivery_timeout_s,
+            amendment_timeout_s=settings.amendment_timeout_s,
         )
         attributes = TypedSearchAttributes([
             SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),

@@ -37,6 +37,20 @@ class CancelCreate(BaseModel):
     reason: StorableText = Field(default="cancelled by the customer", max_length=500)
 
 
+class AmendmentPublic(BaseModel):
+    """The amended order offered when some lines are out of stock: short lines are dropped
+    whole; `status` is proposed (awaiting the customer), accepted, declined or expired."""
+
+    status: str
+    items: list[LineItem]
+    dropped_skus: list[str]
+    subtotal: int
+    total: int
+    original_subtotal: int
+    original_total: int
+    currency: str
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -56,6 +70,7 @@ class OrderPublic(BaseModel):
     failure_reason: str | None
     tracking_number: str | None
     shipment_status: str | None = None  # after completion: the carrier's last report, or overdue
+    amendment: AmendmentPublic | None = None  # partial availability's offer, if one was made
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
@@ -81,10 +96,27 @@ class OrderPublic(BaseModel):
             failure_reason=order.failure_reason,
             tracking_number=order.tracking_number,
             shipment_status=None if order.shipment_status is None else str(order.shipment_status),
+            amendment=_amendment(order),
             created_at=recorded[0].recorded_at,
             updated_at=recorded[-1].recorded_at,
             history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],
         )
+
+
+def _amendment(order: Order) -> AmendmentPublic | None:
+    offer = order.amendment
+    if offer is None:
+        return None
+    return AmendmentPublic(
+        status=offer.status,
+        items=[LineItem.of(line) for line in offer.lines],
+        dropped_skus=list(offer.dropped_skus),
+        subtotal=offer.subtotal,
+        total=offer.total,
+        original_subtotal=offer.original_subtotal,
+        original_total=offer.original_total,
+        currency=order.currency,
+    )
 
 
 def _facts(recorded: RecordedEvent) -> dict[str, Any]:

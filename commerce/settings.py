@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     saga_stall_timeout_s: int = Field(default=86400, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
+    # Some lines out of stock: an amended order not accepted by then is cancelled.
+    amendment_timeout_s: int = Field(default=86400, ge=1)
     # HMAC-SHA256 key of the carrier webhook. Unset: generated in the data dir in development;
     # in production the webhook answers 503 until it is set.
     carrier_webhook_secret: str | None = None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from domain.errors import OutOfStock
+from domain.errors import OutOfStock, PartiallyOutOfStock
 
 
 class Inventory:
@@ -20,7 +20,9 @@ class Inventory:
         self._pool = pool
 
     async def reserve(self, order_id: str, lines: Sequence[tuple[str, int]]) -> str:
-        """Hold every line or raise OutOfStock; a repeat for the same order is a no-op."""
+        """Hold every line or raise OutOfStock (PartiallyOutOfStock when some lines could be held
+        in full); a repeat for the same order is a no-op. A refusal stores nothing, so the order
+        may reserve again later, e.g. the fewer lines of an accepted amendment."""
         wanted = dict(sorted(lines))
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
@@ -39,7 +41,9 @@ class Inventory:
             available = {r["sku"]: r["available"] for r in rows}
             short = [sku for sku, qty in wanted.items() if available.get(sku, 0) < qty]
             if short:
-                raise OutOfStock(f"not enough stock for {', '.join(short)}")
+                message = f"not enough stock for {', '.join(short)}"
+                fits = tuple(sku for sku in wanted if sku not in short)
+                raise PartiallyOutOfStock(message, fits) if fits else OutOfStock(message)
             await conn.execute(
                 "UPDATE stock SET reserved = stock.reserved + w.qty"
                 " FROM unnest($1::text[], $2::int[]) AS w(sku, qty) WHERE stock.sku = w.sku",

@@ -76,6 +76,16 @@ class SpendingLimits:
         )  # fmt: skip
         return status
 
+    async def lower(self, order_id: str, amount: int) -> None:
+        """The order shrank (an accepted amendment): it holds only its new total. Lowering a
+        hold can never pass the limit, so nothing is decided again."""
+        await self._pool.execute(
+            "UPDATE spending_holds SET amount = LEAST(amount, $2)"
+            " WHERE order_id = $1 AND status = 'held'",
+            order_id,
+            amount,
+        )
+
     async def release(self, order_id: str) -> bool:
         """The order failed or was cancelled: its total no longer counts."""
         status = await self._pool.execute(

@@ -29,8 +29,16 @@ STEPS = (
     SEND_NOTIFICATIONS,
 )
 
+# Partial availability: the amended order offered to the customer, and its answer.
+PARTIALLY_OUT_OF_STOCK = "PartiallyOutOfStock"
+PROPOSE_AMENDMENT = "propose_amendment"
+ACCEPT_AMENDMENT = "accept_amendment"
+EXPIRE_AMENDMENT = "expire_amendment"
+REAUTHORIZE_PAYMENT = "reauthorize_payment"
+
 QUERY_SAGA = "saga"
 UPDATE_CANCEL = "cancel"
+UPDATE_ACCEPT_AMENDMENT = "accept_amendment"
 UPDATE_RETRY = "retry"
 SIGNAL_RETRY = "retry_stalled_step"
 
@@ -59,6 +67,7 @@ class SagaPolicy:
     step_initial_retry_ms: int = 1000
     stall_timeout_s: int = 86400
     delivery_timeout_s: int = 14 * 86400  # after completion; then DeliveryOverdue
+    amendment_timeout_s: int = 86400  # an amended order not accepted by then is cancelled
 
 
 @dataclass

@@ -14,21 +14,28 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import (
         BUSINESS_ERRORS,
+        AmendmentInput,
         SagaEventInput,
         SagaEventKind,
         StepInput,
         StepResult,
     )
     from workflows.contract import (
+        ACCEPT_AMENDMENT,
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
         CONFIRM_ORDER,
         CREATE_SHIPMENT,
+        EXPIRE_AMENDMENT,
+        PARTIALLY_OUT_OF_STOCK,
+        PROPOSE_AMENDMENT,
         QUERY_SAGA,
+        REAUTHORIZE_PAYMENT,
         RESERVE_INVENTORY,
         SEND_NOTIFICATIONS,
         SIGNAL_RETRY,
         STEPS,
+        UPDATE_ACCEPT_AMENDMENT,
         UPDATE_CANCEL,
         UPDATE_RETRY,
         CancelRequest,
@@ -79,6 +86,8 @@ class OrderFulfillmentWorkflow:
         self._capture_started = False
         self._compensations = 0
         self._order_id = ""
+        self._amendment_offered = False
+        self._amendment_accepted = False
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
@@ -127,6 +136,24 @@ class OrderFulfillmentWorkflow:
                 f"the order can no longer be cancelled ({self._status})", type="TooLateToCancel"
             )
 
+    @workflow.update(name=UPDATE_ACCEPT_AMENDMENT)
+    async def accept_amendment(self) -> str:
+        """Go on with the amended order; answers once the acceptance is recorded."""
+        self._amendment_accepted = True
+        await workflow.wait_condition(lambda: self._status != "awaiting_customer")
+        return self._status
+
+    @accept_amendment.validator
+    def _validate_accept_amendment(self) -> None:
+        if (
+            self._status != "awaiting_customer"
+            or self._amendment_accepted
+            or self._cancel_reason is not None
+        ):
+            raise ApplicationError(
+                f"no amendment is pending ({self._status})", type="NoAmendmentPending"
+            )
+
     @workflow.update(name=UPDATE_RETRY)
     async def retry(self) -> str:
         """Resume the stalled step with a fresh retry budget; answers once it is running again."""
@@ -145,13 +172,15 @@ class OrderFulfillmentWorkflow:
         if self._status == "stalled":
             self._retry_requested = True
 
-    async def _run_step(self, step: str) -> None:
+    async def _run_step(self, step: str, activity: str | None = None) -> None:
+        """Run `step`'s activity (or `activity`, counted as that step) to success, stalling
+        while its retry budget is spent; a business failure raises _SagaStopped."""
         view = self._steps[step]
         view.status, view.started_at, self._current = "running", workflow.now(), step
         while True:
             try:
                 result = await workflow.execute_activity(
-                    step,
+                    activity or step,
                     StepInput(self._order_id, self._input.payment_token),
                     start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=self._step_retry(),
@@ -171,6 +200,9 @@ class OrderFulfillmentWorkflow:
         view.last_error = message
         if isinstance(cause, ApplicationError) and cause.non_retryable:
             view.attempts += int(cause.details[0]) if cause.details else 1
+            if cause.type == PARTIALLY_OUT_OF_STOCK and self._may_offer_amendment():
+                await self._offer_amendment(view, [str(sku) for sku in cause.details[1]])
+                return  # the step runs again, for the amended lines
             view.status, view.finished_at = "failed", workflow.now()
             raise _SagaStopped(view.name, message)
         view.attempts += self._input.policy.step_max_attempts
@@ -195,6 +227,45 @@ class OrderFulfillmentWorkflow:
         await self._record(SagaEventKind.RESUMED, view.name)
         view.status = "running"
         self._set_status(resume_status)
+
+    def _may_offer_amendment(self) -> bool:
+        """Once per order, and only for sagas that ran this code from the reserve step on."""
+        return not self._amendment_offered and workflow.patched("partial-availability")
+
+    async def _offer_amendment(self, view: StepView, available_skus: list[str]) -> None:
+        """Offer the available lines; return once the customer accepted and the amended total
+        is authorized, or raise _SagaStopped (cancelled) on a cancel or when nobody answers."""
+        self._amendment_offered = True
+        await self._record_amendment(
+            PROPOSE_AMENDMENT, AmendmentInput(self._order_id, available_skus)
+        )
+        view.status = "awaiting_customer"
+        self._set_status("awaiting_customer")
+        timeout_s = self._input.policy.amendment_timeout_s
+        try:
+            await workflow.wait_condition(
+                lambda: self._amendment_accepted or self._cancel_reason is not None,
+                timeout=timedelta(seconds=timeout_s),
+            )
+        except TimeoutError:
+            await self._record_amendment(
+                EXPIRE_AMENDMENT, AmendmentInput(self._order_id, timeout_s=timeout_s)
+            )
+            view.status = "failed"
+            reason = f"the amended order was not accepted within {timeout_s} s"
+            raise _SagaStopped(view.name, reason, cancelled=True) from None
+        if self._cancel_reason is not None:
+            view.status = "failed"
+            raise _SagaStopped(view.name, self._cancel_reason, cancelled=True)
+        await self._record_amendment(ACCEPT_AMENDMENT, StepInput(self._order_id))
+        self._set_status("payment_authorized")
+        await self._run_step(AUTHORIZE_PAYMENT, REAUTHORIZE_PAYMENT)
+        view.status, self._current = "running", view.name
+
+    async def _record_amendment(self, activity: str, arg: AmendmentInput | StepInput) -> None:
+        await workflow.execute_activity(
+            activity, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=UNDO_RETRY
+        )
 
     def _stop_if_cancelled(self, step: str) -> None:
         if self._cancel_reason is not None:

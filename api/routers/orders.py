@@ -17,7 +17,12 @@ from domain.order import Order
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository, domain_events, order_stream
 from eventstore.store import EventStore
-from workflows.contract import UPDATE_CANCEL, CancelRequest, order_workflow_id
+from workflows.contract import (
+    UPDATE_ACCEPT_AMENDMENT,
+    UPDATE_CANCEL,
+    CancelRequest,
+    order_workflow_id,
+)
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -103,6 +108,24 @@ async def cancel_order(
     reason = (body or CancelCreate()).reason
     try:
         await handle.execute_update(UPDATE_CANCEL, CancelRequest(reason))
+    except WorkflowUpdateFailedError as refused:
+        raise Problem(409, str(refused.cause or refused)) from refused
+    except RPCError as error:
+        raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
+    return await _visible_order(orders, order_id, who)
+
+
+@router.post("/{order_id}/accept-amendment", status_code=202, response_model=OrderPublic)
+async def accept_amendment(
+    order_id: str, who: CustomerPrincipal, orders: OrdersDep, temporal: TemporalDep
+) -> OrderPublic:
+    """Accept the amended order offered when some lines are out of stock (409 when none is)."""
+    order = await _visible_order(orders, order_id, who)
+    if order.status != "awaiting_customer":
+        raise Problem(409, f"order {order_id} has no amendment pending ({order.status})")
+    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        await handle.execute_update(UPDATE_ACCEPT_AMENDMENT)
     except WorkflowUpdateFailedError as refused:
         raise Problem(409, str(refused.cause or refused)) from refused
     except RPCError as error:
