@@ -30,6 +30,7 @@ from tests.integration.saga_support import (
     start_saga,
 )
 from workflows.contract import (
+    UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CARRIER_EVENT,
     CarrierAnswer,
     CarrierReport,
@@ -44,6 +45,8 @@ CASES = {"completed": "tok_ok", "capture_declined": "tok_capture_decline"}
 # Recorded after the shipment-lifecycle patch: the saga that starts its tracking workflow, and
 # that workflow through label_created, an overdue delivery and a late delivered.
 LIFECYCLE_CASES = ("completed_with_tracking", "shipment_lifecycle")
+# Recorded after the partial-availability patch: one line short, the amendment accepted.
+AMENDMENT_CASES = ("amendment_accepted",)
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -86,6 +89,23 @@ async def test_record_shipment_lifecycle_histories(
         (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_amendment_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    kept, short = await add_product(pool, on_hand=10), await add_product(pool, on_hand=1)
+    order_id = await place_order(pool, [(kept, 2), (short, 3)])
+    async with running_worker(clear, pool) as queue:
+        saga = await start_saga(clear, queue, order_id, "tok_ok")
+        while "AmendmentProposed" not in await event_types(pool, order_id):
+            await asyncio.sleep(0.1)
+        await saga.execute_update(UPDATE_ACCEPT_AMENDMENT)
+        await saga.result()
+    history = await saga.fetch_history()
+    (HISTORIES / f"{AMENDMENT_CASES[0]}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -99,7 +119,7 @@ def _replayer() -> Replayer:
     )
 
 
-@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES])
+@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES])
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
