@@ -87,6 +87,7 @@ class OrderFulfillmentWorkflow:
         self._compensations = 0
         self._order_id = ""
         self._amendment_offered = False
+        self._awaiting_customer = False
         self._amendment_accepted = False
 
     @workflow.run
@@ -140,13 +141,15 @@ class OrderFulfillmentWorkflow:
     async def accept_amendment(self) -> str:
         """Go on with the amended order; answers once the acceptance is recorded."""
         self._amendment_accepted = True
-        await workflow.wait_condition(lambda: self._status != "awaiting_customer")
+        await workflow.wait_condition(lambda: not self._awaiting_customer)
         return self._status
 
     @accept_amendment.validator
     def _validate_accept_amendment(self) -> None:
+        # From the moment the offer is decided: the customer may see it stored before the
+        # saga's own status says awaiting_customer.
         if (
-            self._status != "awaiting_customer"
+            not self._awaiting_customer
             or self._amendment_accepted
             or self._cancel_reason is not None
         ):
@@ -235,7 +238,7 @@ class OrderFulfillmentWorkflow:
     async def _offer_amendment(self, view: StepView, available_skus: list[str]) -> None:
         """Offer the available lines; return once the customer accepted and the amended total
         is authorized, or raise _SagaStopped (cancelled) on a cancel or when nobody answers."""
-        self._amendment_offered = True
+        self._amendment_offered = self._awaiting_customer = True
         await self._record_amendment(
             PROPOSE_AMENDMENT, AmendmentInput(self._order_id, available_skus)
         )
@@ -251,14 +254,17 @@ class OrderFulfillmentWorkflow:
             await self._record_amendment(
                 EXPIRE_AMENDMENT, AmendmentInput(self._order_id, timeout_s=timeout_s)
             )
+            self._awaiting_customer = False
             view.status = "failed"
             reason = f"the amended order was not accepted within {timeout_s} s"
             raise _SagaStopped(view.name, reason, cancelled=True) from None
         if self._cancel_reason is not None:
+            self._awaiting_customer = False
             view.status = "failed"
             raise _SagaStopped(view.name, self._cancel_reason, cancelled=True)
         await self._record_amendment(ACCEPT_AMENDMENT, StepInput(self._order_id))
         self._set_status("payment_authorized")
+        self._awaiting_customer = False
         await self._run_step(AUTHORIZE_PAYMENT, REAUTHORIZE_PAYMENT)
         view.status, self._current = "running", view.name
 
