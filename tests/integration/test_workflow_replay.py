@@ -29,6 +29,7 @@ from tests.integration.saga_support import (
     running_worker,
     start_saga,
 )
+from tests.integration.unversioned_amendment import FailsWhereItOffered
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CARRIER_EVENT,
@@ -129,3 +130,9 @@ async def test_a_reordered_saga_fails_the_replay() -> None:
     replayer = Replayer(workflows=[ReservesBeforeAuthorizing])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history("completed"))
+
+
+async def test_dropping_the_amendment_branch_unversioned_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[FailsWhereItOffered])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(AMENDMENT_CASES[0]))
