@@ -28,7 +28,8 @@ class CartStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CartLine:
-    """One sku in a cart at the catalog's unit price (minor units)."""
+    """One sku at the catalog's unit price (minor units), in a cart and, once checked out, in
+    its order (`domain.values.OrderLine` is this class)."""
 
     sku: str
     name: str

@@ -2,23 +2,12 @@
 
 from dataclasses import dataclass
 
-from domain.cart import validate_quantity
+from domain.cart import CartLine, validate_quantity
 from domain.errors import EmptyOrder, InvalidMoney
 from domain.money import Money
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderLine:
-    """One product in an order, priced in the order's currency minor units."""
-
-    sku: str
-    name: str
-    quantity: int
-    unit_price: int
-
-    @property
-    def line_total(self) -> int:
-        return self.quantity * self.unit_price
+# An order line is the cart line it was checked out from: one sku, a quantity, the unit price.
+OrderLine = CartLine
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
