@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import SagaEventInput, SagaEventKind, StepInput
+from activities.inputs import SagaEventInput, SagaEventKind, StepInput, UnrecordedStepInput
 from activities.recording import OrderSteps, idempotency_key
 from domain.order import Order
 
@@ -42,6 +42,38 @@ class CompensationActivities(OrderSteps):
             )
             order.void_payment()
             await self._save(order)
+
+    @activity.defn(name="undo_unrecorded_step")
+    async def undo_unrecorded_step(self, stalled: UnrecordedStepInput) -> None:
+        """Undo what a stalled step may have done although its answer was never recorded: the
+        provider (or the stock table) is asked by the step's own idempotency key or order."""
+        order = await self._load(stalled.order_id)
+        if order.is_terminal or stalled.step in order.unrecorded_undone:
+            return
+        reference = await self._undo_unrecorded_effect(order, stalled.step)
+        if reference is not None:
+            order.undo_unrecorded(stalled.step, reference)
+            await self._save(order)
+
+    async def _undo_unrecorded_effect(self, order: Order, step: str) -> str | None:
+        ports, order_id = self._ports, order.order_id
+        if step == "authorize_payment" and order.authorization_id is None:
+            found = await ports.payments.find_authorization(
+                idempotency_key(order_id, "authorize"), order_id
+            )
+            if found is not None:
+                await ports.payments.void(idempotency_key(order_id, "void"), order_id, found)
+            return found
+        if step == "reserve_inventory" and order.reservation_id is None:
+            return order_id if await ports.inventory.release(order_id) else None
+        if step == "create_shipment" and order.shipment_id is None:
+            found = await ports.shipping.find_shipment(idempotency_key(order_id, "ship"), order_id)
+            if found is not None:
+                await ports.shipping.cancel_shipment(
+                    idempotency_key(order_id, "cancel_shipment"), order_id, found
+                )
+            return found
+        return None
 
     @activity.defn(name="record_saga_event")
     async def record_saga_event(self, change: SagaEventInput) -> None:

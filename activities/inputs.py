@@ -82,3 +82,11 @@ class CarrierAnswer:
 class OverdueInput:
     order_id: str
     due_at: str  # RFC 3339
+
+
+@dataclass
+class UnrecordedStepInput:
+    """A step that stalled without a recorded outcome: what it may have done gets undone."""
+
+    order_id: str
+    step: str

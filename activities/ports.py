@@ -44,6 +44,7 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         undo.void_payment,
         undo.release_inventory,
         undo.cancel_shipment,
+        undo.undo_unrecorded_step,
         undo.record_saga_event,
         shipment.record_carrier_event,
         shipment.record_delivery_overdue,

@@ -35,6 +35,11 @@ class PaymentGateway(Protocol):
 
     async def void(self, key: str, order_id: str, authorization_id: str) -> None: ...
 
+    async def find_authorization(self, key: str, order_id: str) -> str | None:
+        """The authorization made under `key`, if any: one whose answer may never have arrived.
+        Raises ProviderUnavailable when the gateway cannot say."""
+        ...
+
 
 class ShippingCarrier(Protocol):
     async def create_shipment(
@@ -44,6 +49,10 @@ class ShippingCarrier(Protocol):
         ...
 
     async def cancel_shipment(self, key: str, order_id: str, shipment_id: str) -> None: ...
+
+    async def find_shipment(self, key: str, order_id: str) -> str | None:
+        """The shipment created under `key`, if any; raises ProviderUnavailable when down."""
+        ...
 
 
 class Notifier(Protocol):

@@ -50,6 +50,10 @@ class SandboxPayments:
         await _ensure_up(self._ledger, "payment")
         await self._ledger.record(key, "payment", "void", order_id, detail=authorization_id)
 
+    async def find_authorization(self, key: str, order_id: str) -> str | None:
+        await _ensure_up(self._ledger, "payment")
+        return await self._ledger.reference_of(key)
+
 
 class SandboxShipping:
     """Postal code `00000` is undeliverable; anything else gets a shipment and tracking number."""
@@ -71,6 +75,10 @@ class SandboxShipping:
     async def cancel_shipment(self, key: str, order_id: str, shipment_id: str) -> None:
         await _ensure_up(self._ledger, "shipping")
         await self._ledger.record(key, "shipping", "cancel_shipment", order_id, detail=shipment_id)
+
+    async def find_shipment(self, key: str, order_id: str) -> str | None:
+        await _ensure_up(self._ledger, "shipping")
+        return await self._ledger.reference_of(key)
 
 
 class SandboxNotifications:

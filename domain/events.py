@@ -28,6 +28,7 @@ from domain.saga_events import (
     SagaResumed,
     SagaStalled,
     ShipmentCancelled,
+    UnrecordedEffectUndone,
 )
 from domain.shipment_events import (
     DeliveryOverdue,
@@ -168,6 +169,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     AmendmentDeclined,
     AmendmentExpired,
     PaymentReauthorized,
+    UnrecordedEffectUndone,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

@@ -271,6 +271,14 @@ class Order(OrderState):
     def _require(self, event: type[ev.DomainEvent], *allowed: OrderStatus) -> None:
         self._refuse_if(self.status not in allowed, event)
 
+    def undo_unrecorded(self, step: str, reference: str) -> None:
+        """Record that compensation undid a stalled step's effect the saga never recorded."""
+        self._require(ev.UnrecordedEffectUndone, S.COMPENSATING)
+        self._refuse_if(step in self.unrecorded_undone, ev.UnrecordedEffectUndone, "already undone")
+        self._record(
+            ev.UnrecordedEffectUndone(order_id=self.order_id, step=step, reference=reference)
+        )
+
     def _undoable(self, event: type[ev.DomainEvent], done_id: str | None, undone: bool) -> str:
         """The id of the thing to undo, if it was done and is not undone yet."""
         self._require(event, S.COMPENSATING)

@@ -32,6 +32,7 @@ from domain.events import (
     SagaStalled,
     ShipmentCancelled,
     ShipmentCreated,
+    UnrecordedEffectUndone,
 )
 from domain.shipment_events import (
     ShipmentDelivered,
@@ -90,6 +91,7 @@ class OrderState:
         self.payment_voided = False
         self.reservation_released = False
         self.shipment_cancelled = False
+        self.unrecorded_undone: tuple[str, ...] = ()  # steps whose lost effect was undone
         # After completion: the carrier's last forward report, and whether delivery is overdue.
         self.shipment_stage: ShipmentStatus | None = None
         self.delivery_overdue = False
@@ -195,6 +197,8 @@ class OrderState:
                 self.reservation_released = True
             case ShipmentCancelled():
                 self.shipment_cancelled = True
+            case UnrecordedEffectUndone():
+                self.unrecorded_undone = (*self.unrecorded_undone, event.step)
             case OrderFailed():
                 self.failure_reason = event.reason
                 self.status = OrderStatus.FAILED

@@ -57,6 +57,15 @@ class ShipmentCancelled(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnrecordedEffectUndone(DomainEvent):
+    """A stalled step had taken effect without its answer ever being recorded (an authorization,
+    a held reservation, a shipment); compensation found it by its key and undid it."""
+
+    step: str
+    reference: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderFailed(DomainEvent):
     """The order ended because `step` failed for `reason`."""
 

@@ -62,6 +62,13 @@ class SandboxLedger:
         )  # fmt: skip
         return str(stored)
 
+    async def reference_of(self, key: str) -> str | None:
+        """The effect recorded under an idempotency key, if there is one."""
+        value = await self._pool.fetchval(
+            "SELECT reference FROM sandbox_ledger WHERE idempotency_key = $1", key
+        )
+        return None if value is None else str(value)
+
     async def detail_of(self, order_id: str, operation: str) -> str | None:
         value = await self._pool.fetchval(
             "SELECT detail FROM sandbox_ledger WHERE order_id = $1 AND operation = $2",

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         SagaEventKind,
         StepInput,
         StepResult,
+        UnrecordedStepInput,
     )
     from workflows.contract import (
         ACCEPT_AMENDMENT,
@@ -60,6 +61,7 @@ FORWARD = (
 )
 # Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
 STEP_TIMEOUT = timedelta(seconds=10)
+UNDO_UNRECORDED_PATCH = "undo-unrecorded-step"
 # Compensation must finish: it retries until the provider answers, however long that takes.
 UNDO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
@@ -70,9 +72,13 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(second
 class _SagaStopped(Exception):
     """The forward path ends here; compensation follows."""
 
-    def __init__(self, step: str, reason: str, cancelled: bool = False) -> None:
+    def __init__(
+        self, step: str, reason: str, cancelled: bool = False, unsettled: bool = False
+    ) -> None:
         super().__init__(reason)
         self.step, self.reason, self.cancelled = step, reason, cancelled
+        # The step stalled: it may have taken effect with its answer lost on the way back.
+        self.unsettled = unsettled
 
 
 @workflow.defn
@@ -223,10 +229,11 @@ class OrderFulfillmentWorkflow:
             )
         except TimeoutError:
             view.status = "failed"
-            raise _SagaStopped(view.name, f"stalled and not retried: {error}") from None
+            reason = f"stalled and not retried: {error}"
+            raise _SagaStopped(view.name, reason, unsettled=True) from None
         if self._cancel_reason is not None:
             view.status = "failed"
-            raise _SagaStopped(view.name, self._cancel_reason, cancelled=True)
+            raise _SagaStopped(view.name, self._cancel_reason, cancelled=True, unsettled=True)
         await self._record(SagaEventKind.RESUMED, view.name)
         view.status = "running"
         self._set_status(resume_status)
@@ -285,6 +292,13 @@ class OrderFulfillmentWorkflow:
         if self._status != "pending" or stop.cancelled:
             self._set_status("compensating")
         undo = {step: compensation for step, _, compensation in FORWARD}
+        if (
+            stop.unsettled
+            and stop.step not in done
+            and undo.get(stop.step)
+            and workflow.patched(UNDO_UNRECORDED_PATCH)
+        ):
+            await self._undo_unrecorded(stop.step)
         for step in reversed(done):
             if undo[step]:
                 await self._undo(step, str(undo[step]))
@@ -293,6 +307,17 @@ class OrderFulfillmentWorkflow:
         self._set_status("cancelled" if stop.cancelled else "failed")
         self._current = None
         return SagaOutcome(self._order_id, self._status, None if stop.cancelled else stop.reason)
+
+    async def _undo_unrecorded(self, step: str) -> None:
+        """Undo what the stalled step may have done unrecorded; retried until its provider
+        answers, since an authorization or shipment nobody knows of must not stay behind."""
+        self._current = "undo_unrecorded_step"
+        await workflow.execute_activity(
+            "undo_unrecorded_step",
+            UnrecordedStepInput(self._order_id, step),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=UNDO_RETRY,
+        )
 
     async def _undo(self, step: str, compensation: str) -> None:
         self._current = compensation

@@ -178,8 +178,13 @@ async def retry_saga(
     except WorkflowUpdateFailedError as refused:
         raise Problem(409, str(refused.cause or refused)) from refused
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND and "completed" not in error.message:
-            raise Problem(404, f"no saga for order {order_id}") from error
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise  # Temporal is unreachable: a 503 to repeat
+        # A saga that just finished refuses updates much like one that never was: ask.
+        try:
+            await handle.describe()
+        except RPCError as missing:
+            raise Problem(404, f"no saga for order {order_id}") from missing
         raise Problem(
             409, f"the saga of order {order_id} is not stalled: {error.message}"
         ) from error

@@ -98,6 +98,9 @@ async def test_customer_cancel_of_a_stalled_order_releases_everything(
         f"/api/v1/orders/{order_id}/cancel", json={"reason": "too slow"}, headers=customer.headers
     )
     assert answer.status_code == 202, answer.text
+    # Until the carrier answers, nobody knows whether a shipment was made: undoing waits for it.
+    await wait_for_status(http, customer, order_id, {"compensating"})
+    await _switch(http, admin, "shipping", True)
     order = await wait_for_status(http, customer, order_id)
 
     assert order["status"] == "cancelled"

@@ -9,7 +9,12 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.service import RPCError
 
 from eventstore.sandbox import SandboxLedger
@@ -98,6 +103,12 @@ async def test_cancel_while_stalled_restores_stock_and_voids_authorization(
         handle = await start_saga(temporal_client, queue, order_id)
         await _wait_status(handle, "stalled")
         await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest("changed mind"))
+        # Whether a shipment was made before the outage is for the carrier to say: the saga
+        # waits in `compensating` until it answers.
+        await _wait_status(handle, "compensating")
+        await asyncio.sleep(1.5)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await provider_switch.set_available("shipping", True)
         outcome = await handle.result()
 
     assert outcome.status == "cancelled"
@@ -121,6 +132,8 @@ async def test_a_stall_nobody_answers_compensates_by_itself(
     policy = SagaPolicy(step_max_attempts=2, step_initial_retry_ms=50, stall_timeout_s=2)
     async with running_worker(temporal_client, pool) as queue:
         handle = await start_saga(temporal_client, queue, order_id, policy=policy)
+        await _wait_status(handle, "compensating")  # on its own, after the stall timeout
+        await provider_switch.set_available("payment", True)  # to learn nothing was authorized
         outcome = await handle.result()
 
     assert outcome.status == "failed"
