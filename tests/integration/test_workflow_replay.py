@@ -9,16 +9,19 @@ still decodes with the session's codec, which passes clear payloads through, so 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 
 import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
 
+from activities.ports import saga_activities
 from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
+from eventstore.sandbox import SandboxLedger
 from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.integration.reordered_saga import ReservesBeforeAuthorizing
 from tests.integration.saga_support import (
@@ -30,6 +33,7 @@ from tests.integration.saga_support import (
     start_saga,
 )
 from tests.integration.unversioned_amendment import FailsWhereItOffered
+from worker import sandbox_ports
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CARRIER_EVENT,
@@ -48,6 +52,9 @@ CASES = {"completed": "tok_ok", "capture_declined": "tok_capture_decline"}
 LIFECYCLE_CASES = ("completed_with_tracking", "shipment_lifecycle")
 # Recorded after the partial-availability patch: one line short, the amendment accepted.
 AMENDMENT_CASES = ("amendment_accepted",)
+# Recorded after the undo-unrecorded-step patch: an authorization whose answer was lost, the
+# stall timing out, and the authorization found by its key and voided.
+LOST_ANSWER_CASES = ("lost_authorization_voided",)
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -107,6 +114,30 @@ async def test_record_amendment_history(temporal_client: Client, pool: asyncpg.P
     (HISTORIES / f"{AMENDMENT_CASES[0]}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_lost_answer_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    from tests.integration.test_lost_answers import GIVES_UP, AuthorizesButLosesTheAnswer
+
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    order_id = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    ports = dataclasses.replace(
+        sandbox_ports(pool), payments=AuthorizesButLosesTheAnswer(SandboxLedger(pool))
+    )
+    queue = f"record-lost-answer-{order_id}"
+    async with Worker(
+        clear,
+        task_queue=queue,
+        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
+        activities=saga_activities(ports),
+    ):
+        saga = await start_saga(clear, queue, order_id, "tok_ok", GIVES_UP)
+        await saga.result()
+    history = await saga.fetch_history()
+    (HISTORIES / f"{LOST_ANSWER_CASES[0]}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -120,7 +151,7 @@ def _replayer() -> Replayer:
     )
 
 
-@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES])
+@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES])
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
