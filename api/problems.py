@@ -16,7 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.cart_store import CartAlreadyConverted, CartBusy, CartNotFound, EmptyCart, UnknownProduct
 from domain import errors
-from eventstore.catalog import InvalidCursor, StockBelowReserved
+from eventstore.catalog import StockBelowReserved
+from eventstore.cursors import InvalidCursor
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
+from eventstore.cursors import decode_cursor, encode_cursor
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -21,10 +21,6 @@ class StockBelowReserved(Exception):
         self.sku = sku
         self.stock = stock
         self.reserved = reserved
-
-
-class InvalidCursor(ValueError):
-    """A list cursor that this module did not hand out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +66,6 @@ def _product(row: asyncpg.Record) -> Product:
     return Product(**dict(row))
 
 
-def encode_cursor(sku: str) -> str:
-    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        sku = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidCursor("the cursor is not one this API handed out") from error
-    if "\x00" in sku:  # PostgreSQL text cannot hold NUL
-        raise InvalidCursor("the cursor is not one this API handed out")
-    return sku
-
-
 class Catalog:
     """Products and stock; writes to a product and its stock happen in one transaction."""
 
@@ -113,7 +95,7 @@ class Catalog:
         self, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[Product], str | None]:
         """A page of products ordered by sku, and the cursor of the next page (None at the end)."""
-        after = decode_cursor(cursor) if cursor else ""
+        after = decode_cursor(cursor)[0] if cursor else ""
         rows = await self._pool.fetch(
             f"{_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, limit + 1
         )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from eventstore.catalog import InvalidCursor
+from eventstore.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class Checkouts:
         self, customer_id: str, limit: int, cursor: str | None
     ) -> tuple[list[str], str | None]:
         """Order ids, newest first, and the cursor of the next page (None on the last)."""
-        after = _decode_cursor(cursor)
+        after = decode_page_cursor(cursor)
         rows = await self._pool.fetch(
             "SELECT order_id, created_at FROM checkouts WHERE customer_id = $1"
             " AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3))"
@@ -88,19 +87,22 @@ class Checkouts:
         )  # fmt: skip
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1]["created_at"], rows[-1]["order_id"]) if more else None
+        next_cursor = (
+            encode_page_cursor(rows[-1]["created_at"], rows[-1]["order_id"]) if more else None
+        )
         return [r["order_id"] for r in rows], next_cursor
 
 
-def _encode_cursor(created_at: datetime, order_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode()
+def encode_page_cursor(created_at: datetime, order_id: str) -> str:
+    """The cursor after an item of a newest-first list ordered by (created_at, order_id)."""
+    return encode_cursor(created_at.isoformat(), order_id)
 
 
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def decode_page_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
+    created_at, order_id = decode_cursor(cursor, parts=2)
     try:
-        created_at, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(created_at), order_id
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidCursor("cursor is not one this service handed out") from error
+    except ValueError as error:
+        raise InvalidCursor("the cursor is not one this API handed out") from error

@@ -11,8 +11,8 @@ import asyncpg
 
 from domain import events as ev
 from domain.status import OrderStatus
-from eventstore.catalog import InvalidCursor
-from eventstore.checkouts import _decode_cursor, _encode_cursor
+from eventstore.checkouts import decode_page_cursor, encode_page_cursor
+from eventstore.cursors import InvalidCursor
 from eventstore.store import RecordedEvent
 
 __all__ = ["InvalidCursor", "OrderSummaries", "apply_to_read_models", "projector_lag"]
@@ -160,7 +160,7 @@ class OrderSummaries:
             if value is not None:
                 args.append(value)
                 where.append(f"{column} = ${len(args)}")
-        after = _decode_cursor(cursor)
+        after = decode_page_cursor(cursor)
         if after is not None:
             args.extend(after)
             where.append(f"(created_at, order_id) < (${len(args) - 1}, ${len(args)})")
@@ -172,7 +172,7 @@ class OrderSummaries:
         items = [dict(r) for r in rows[:limit]]
         if len(rows) <= limit or not items:
             return items, None
-        return items, _encode_cursor(items[-1]["created_at"], items[-1]["order_id"])
+        return items, encode_page_cursor(items[-1]["created_at"], items[-1]["order_id"])
 
     async def lag(self) -> int:
         return await projector_lag(self._pool, self._projection)

@@ -262,3 +262,12 @@ async def test_cancelling_a_completed_order_is_409(
     )
     assert order["status"] == "completed"
     assert answer.status_code == 409
+
+
+@pytest.mark.parametrize("cursor", ["bm90IGEgY3Vyc29y", "MjAyNi0wMS0wMVQwMDowMDowMHwAAA", "%%%"])
+async def test_an_order_list_cursor_not_handed_out_is_422(
+    http: httpx.AsyncClient, customer: Caller, cursor: str
+) -> None:
+    answer = await http.get("/api/v1/orders/", params={"cursor": cursor}, headers=customer.headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from domain.events import OrderLine
 from domain.order import Order
-from eventstore.catalog import InvalidCursor
+from eventstore.cursors import InvalidCursor
 from eventstore.orders import OrderRepository, order_stream
 from eventstore.projections import Projector
 from eventstore.read_models import OrderSummaries
