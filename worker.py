@@ -52,6 +52,7 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     interceptors: Sequence[Interceptor] = (),
     max_cached_workflows: int = 250,
+    ports: SagaPorts | None = None,
 ) -> Worker:
     """The saga's worker. The client's tracing interceptor, if any, applies first (outermost).
 
@@ -63,7 +64,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
-        activities=saga_activities(sandbox_ports(pool)),
+        activities=saga_activities(ports or sandbox_ports(pool)),
         interceptors=[*interceptors, SagaStepMetrics(STEPS)],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from temporalio.client import Client, WorkflowHandle
 
+from activities.ports import SagaPorts
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
 from eventstore.orders import OrderRepository
@@ -79,7 +80,10 @@ async def ledger(pool: asyncpg.Pool, order_id: str) -> list[str]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, pool: asyncpg.Pool) -> AsyncIterator[str]:
+async def running_worker(
+    client: Client, pool: asyncpg.Pool, ports: SagaPorts | None = None
+) -> AsyncIterator[str]:
+    """The saga's worker on a task queue of its own (optionally on ports a test rigged)."""
     queue = f"orders-{uuid.uuid4()}"
-    async with build_worker(client, pool, task_queue=queue):
+    async with build_worker(client, pool, task_queue=queue, ports=ports):
         yield queue

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from activities.ports import saga_activities
 from domain.order import Order
 from eventstore.orders import OrderRepository
 from eventstore.store import EventStore
-from tests.integration.saga_support import add_product, event_types, ledger, place_order, start_saga
+from tests.integration.saga_support import (
+    add_product,
+    event_types,
+    ledger,
+    place_order,
+    running_worker,
+    start_saga,
+)
 from worker import sandbox_ports
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
@@ -42,13 +46,7 @@ async def test_every_step_retried_after_storing_appends_nothing_twice(
     order_id = await place_order(pool, [(sku, 2)])
     orders = LosesEveryFirstAnswer(EventStore(pool))
     ports = dataclasses.replace(sandbox_ports(pool), orders=orders)
-    queue = f"retry-safety-{uuid.uuid4()}"
-    async with Worker(
-        temporal_client,
-        task_queue=queue,
-        workflows=[OrderFulfillmentWorkflow],
-        activities=saga_activities(ports),
-    ):
+    async with running_worker(temporal_client, pool, ports) as queue:
         handle = await start_saga(temporal_client, queue, order_id)
         outcome = await handle.result()
         saga = await handle.query(OrderFulfillmentWorkflow.saga)

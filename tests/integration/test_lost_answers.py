@@ -4,14 +4,12 @@ compensation: the effect is found by its key and undone, so nothing is left behi
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from activities.ports import SagaPorts, saga_activities
+from activities.ports import SagaPorts
 from activities.providers import ProviderUnavailable
 from activities.sandbox import SandboxPayments
 from domain.order import Order
@@ -23,13 +21,12 @@ from tests.integration.saga_support import (
     event_types,
     ledger,
     place_order,
+    running_worker,
     start_saga,
     stock_of,
 )
 from worker import sandbox_ports
 from workflows.contract import SagaPolicy
-from workflows.order_fulfillment import OrderFulfillmentWorkflow
-from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 GIVES_UP = SagaPolicy(step_max_attempts=2, step_initial_retry_ms=50, stall_timeout_s=2)
 
@@ -51,14 +48,8 @@ class NeverStoresTheReservation(OrderRepository):
         return await super().save(order, metadata)
 
 
-async def _run(client: Client, ports: SagaPorts, order_id: str) -> str:
-    queue = f"lost-answers-{uuid.uuid4()}"
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
-        activities=saga_activities(ports),
-    ):
+async def _run(client: Client, pool: asyncpg.Pool, ports: SagaPorts, order_id: str) -> str:
+    async with running_worker(client, pool, ports) as queue:
         handle = await start_saga(client, queue, order_id, policy=GIVES_UP)
         return (await handle.result()).status
 
@@ -72,7 +63,7 @@ async def test_an_authorization_whose_answer_was_lost_is_voided_when_the_stall_t
         sandbox_ports(pool), payments=AuthorizesButLosesTheAnswer(SandboxLedger(pool))
     )
 
-    status = await _run(temporal_client, ports, order_id)
+    status = await _run(temporal_client, pool, ports, order_id)
 
     assert status == "failed"
     assert await ledger(pool, order_id) == ["authorize", "void"]
@@ -91,7 +82,7 @@ async def test_a_reservation_never_recorded_is_released_when_the_stall_times_out
         sandbox_ports(pool), orders=NeverStoresTheReservation(EventStore(pool))
     )
 
-    status = await _run(temporal_client, ports, order_id)
+    status = await _run(temporal_client, pool, ports, order_id)
 
     assert status == "failed"
     assert await stock_of(pool, sku) == (5, 0)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 
 import asyncpg
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
 
-from activities.ports import saga_activities
 from eventstore.store import EventStore
 from tests.integration.saga_support import (
     add_product,
@@ -45,13 +42,7 @@ async def test_amendment_steps_retried_after_storing_append_and_charge_nothing_t
     order_id = await place_order(pool, [(kept, 2), (short, 2)])
     orders = LosesEveryFirstAnswer(EventStore(pool))
     ports = dataclasses.replace(sandbox_ports(pool), orders=orders)
-    queue = f"amendment-retry-{uuid.uuid4()}"
-    async with Worker(
-        temporal_client,
-        task_queue=queue,
-        workflows=[OrderFulfillmentWorkflow],
-        activities=saga_activities(ports),
-    ):
+    async with running_worker(temporal_client, pool, ports) as queue:
         saga = await start_saga(temporal_client, queue, order_id)
         await _until_proposed(pool, order_id)
         await _accept(saga)

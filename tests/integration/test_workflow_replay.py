@@ -16,10 +16,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from activities.ports import saga_activities
 from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
 from eventstore.sandbox import SandboxLedger
 from tests.conftest import TEST_PAYLOAD_KEYS
@@ -125,13 +124,7 @@ async def test_record_lost_answer_history(temporal_client: Client, pool: asyncpg
     ports = dataclasses.replace(
         sandbox_ports(pool), payments=AuthorizesButLosesTheAnswer(SandboxLedger(pool))
     )
-    queue = f"record-lost-answer-{order_id}"
-    async with Worker(
-        clear,
-        task_queue=queue,
-        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
-        activities=saga_activities(ports),
-    ):
+    async with running_worker(clear, pool, ports) as queue:
         saga = await start_saga(clear, queue, order_id, "tok_ok", GIVES_UP)
         await saga.result()
     history = await saga.fetch_history()
