@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.line_items import LineItem
 from api.validation import StorableText
 from domain.order import Order
+from eventstore.orders import domain_events
 from eventstore.store import RecordedEvent
 
 _Text = Field(min_length=1, max_length=200)
@@ -76,7 +77,9 @@ class OrderPublic(BaseModel):
     history: list[HistoryEntry]
 
     @classmethod
-    def from_stream(cls, order: Order, recorded: list[RecordedEvent]) -> OrderPublic:
+    def from_stream(cls, recorded: list[RecordedEvent]) -> OrderPublic:
+        """The order as its (non-empty) stream tells it."""
+        order = Order.rehydrate(domain_events(recorded))
         address = order.shipping_address
         return cls(
             id=order.order_id,

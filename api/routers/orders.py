@@ -13,9 +13,8 @@ from api.checkout import Checkout
 from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
 from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
 from api.problems import Problem
-from domain.order import Order
 from eventstore.checkouts import Checkouts
-from eventstore.orders import OrderRepository, domain_events, order_stream
+from eventstore.orders import OrderRepository, order_stream
 from eventstore.store import EventStore
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
@@ -39,10 +38,10 @@ async def _visible_order(orders: OrderRepository, order_id: str, who: Principal)
     recorded = await orders.history(order_id)
     if not recorded:
         raise Problem(404, f"order {order_id} not found")
-    order = Order.rehydrate(domain_events(recorded))
+    order = OrderPublic.from_stream(recorded)
     if order.customer_id != who.subject and not who.is_admin:
         raise Problem(404, f"order {order_id} not found")
-    return OrderPublic.from_stream(order, recorded)
+    return order
 
 
 @router.post("/", status_code=202, response_model=OrderPublic)
@@ -64,7 +63,7 @@ async def checkout(
     if result.replayed:
         response.status_code = 200
         return await _visible_order(orders, result.order_id, who)
-    return OrderPublic.from_stream(Order.rehydrate(domain_events(result.placed)), result.placed)
+    return OrderPublic.from_stream(result.placed)
 
 
 @router.get("/", response_model=OrderList)
@@ -81,8 +80,7 @@ async def list_orders(
     for order_id in order_ids:
         recorded = streams[order_stream(order_id)]
         if recorded:
-            order = Order.rehydrate(domain_events(recorded))
-            items.append(OrderPublic.from_stream(order, recorded))
+            items.append(OrderPublic.from_stream(recorded))
     return OrderList(items=items, next_cursor=next_cursor)
 
 

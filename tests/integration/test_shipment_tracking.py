@@ -11,8 +11,7 @@ from temporalio.client import Client
 
 from activities.metrics import DELIVERIES_OVERDUE
 from api.order_schemas import OrderPublic
-from domain.order import Order
-from eventstore.orders import OrderRepository, domain_events
+from eventstore.orders import OrderRepository
 from eventstore.store import EventStore
 from tests.integration.saga_support import (
     FAST,
@@ -49,7 +48,7 @@ async def _wait_for_event(pool: asyncpg.Pool, order_id: str, event: str) -> list
 async def _order_view(pool: asyncpg.Pool, order_id: str) -> OrderPublic:
     """What GET /api/v1/orders/{id} answers."""
     recorded = await OrderRepository(EventStore(pool)).history(order_id)
-    return OrderPublic.from_stream(Order.rehydrate(domain_events(recorded)), recorded)
+    return OrderPublic.from_stream(recorded)
 
 
 async def _completed_order(
