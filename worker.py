@@ -16,6 +16,7 @@ from temporalio.worker import Interceptor, Worker
 
 from activities.metrics import SagaStepMetrics
 from activities.ports import SagaPorts, saga_activities
+from activities.refusals import DomainRefusalsAreFinal
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.settings import Settings, get_settings
@@ -65,7 +66,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
         activities=saga_activities(ports or sandbox_ports(pool)),
-        interceptors=[*interceptors, SagaStepMetrics(STEPS)],
+        interceptors=[*interceptors, SagaStepMetrics(STEPS), DomainRefusalsAreFinal()],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,
         max_cached_workflows=max_cached_workflows,

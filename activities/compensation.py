@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import SagaEventInput, SagaEventKind, StepInput, UnrecordedStepInput
-from activities.recording import OrderSteps, idempotency_key
+from activities.inputs import SagaEventInput, SagaEventKind, StepInput
+from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
 from domain.order import Order
 
 
@@ -35,45 +35,28 @@ class CompensationActivities(OrderSteps):
 
     @activity.defn(name="void_payment")
     async def void_payment(self, step: StepInput) -> None:
+        """Release the authorization; one that was captured is refunded instead, not voided."""
         order = await self._load(step.order_id)
-        if order.authorization_id and not order.payment_voided:
+        if order.authorization_id and not order.payment_voided and order.capture_id is None:
             await self._ports.payments.void(
                 idempotency_key(order.order_id, "void"), order.order_id, order.authorization_id
             )
             order.void_payment()
             await self._save(order)
 
-    @activity.defn(name="undo_unrecorded_step")
-    async def undo_unrecorded_step(self, stalled: UnrecordedStepInput) -> None:
-        """Undo what a stalled step may have done although its answer was never recorded: the
-        provider (or the stock table) is asked by the step's own idempotency key or order."""
-        order = await self._load(stalled.order_id)
-        if order.is_terminal or stalled.step in order.unrecorded_undone:
-            return
-        reference = await self._undo_unrecorded_effect(order, stalled.step)
-        if reference is not None:
-            order.undo_unrecorded(stalled.step, reference)
+    @activity.defn(name="refund_payment")
+    async def refund_payment(self, step: StepInput) -> None:
+        """Give back whatever is left of the capture (a cancel after capture refunds in full)."""
+        order = await self._load(step.order_id)
+        left = order.net_captured
+        if order.capture_id is not None and left > 0:
+            with business_failures_are_final():
+                refund_id = await self._ports.payments.refund(
+                    idempotency_key(order.order_id, "refund"), order.order_id,
+                    order.capture_id, left,
+                )  # fmt: skip
+            order.refund_payment(refund_id, left, order.cancellation_reason or "order undone")
             await self._save(order)
-
-    async def _undo_unrecorded_effect(self, order: Order, step: str) -> str | None:
-        ports, order_id = self._ports, order.order_id
-        if step == "authorize_payment" and order.authorization_id is None:
-            found = await ports.payments.find_authorization(
-                idempotency_key(order_id, "authorize"), order_id
-            )
-            if found is not None:
-                await ports.payments.void(idempotency_key(order_id, "void"), order_id, found)
-            return found
-        if step == "reserve_inventory" and order.reservation_id is None:
-            return order_id if await ports.inventory.release(order_id) else None
-        if step == "create_shipment" and order.shipment_id is None:
-            found = await ports.shipping.find_shipment(idempotency_key(order_id, "ship"), order_id)
-            if found is not None:
-                await ports.shipping.cancel_shipment(
-                    idempotency_key(order_id, "cancel_shipment"), order_id, found
-                )
-            return found
-        return None
 
     @activity.defn(name="record_saga_event")
     async def record_saga_event(self, change: SagaEventInput) -> None:
@@ -100,6 +83,10 @@ def _already_recorded(order: Order, change: SagaEventInput) -> bool:
             return order.cancellation_reason is not None or order.is_terminal
         case kind.FAILED | kind.CANCELLED | kind.COMPLETED:
             return order.is_terminal
+        case kind.CLEANUP_DEFERRED:
+            return bool(order.cleanup_pending) or order.is_terminal
+        case kind.CLEANUP_COMPLETED:
+            return not order.cleanup_pending
     return False
 
 
@@ -120,3 +107,7 @@ def _decide(order: Order, change: SagaEventInput) -> None:
             order.mark_cancelled(change.reason)
         case kind.COMPLETED:
             order.complete()
+        case kind.CLEANUP_DEFERRED:
+            order.defer_cleanup(change.steps)
+        case kind.CLEANUP_COMPLETED:
+            order.complete_cleanup()

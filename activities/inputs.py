@@ -13,6 +13,7 @@ BUSINESS_ERRORS = [
     "AddressRejected",
     "CaptureDeclined",
     "SpendingLimitExceeded",
+    "RefundDeclined",
 ]
 
 
@@ -44,16 +45,20 @@ class SagaEventKind(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+    CLEANUP_DEFERRED = "cleanup_deferred"
+    CLEANUP_COMPLETED = "cleanup_completed"
 
 
 @dataclass
 class SagaEventInput:
-    """A change of the saga's course, recorded in the order's stream."""
+    """A change of the saga's course, recorded in the order's stream (`steps`: the steps whose
+    undoing is deferred, for CLEANUP_DEFERRED)."""
 
     order_id: str
     kind: SagaEventKind
     step: str = ""
     reason: str = ""
+    steps: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -37,6 +37,18 @@ SHIPMENT_REPORTS = Counter(
     "Carrier reports recorded on orders (stale and repeated ones are not counted)",
     ["status"],
 )
+CLEANUPS_DEFERRED = Counter(
+    "commerce_saga_cleanups_deferred_total",
+    "Orders that ended while undoing still waited on a provider (CleanupDeferred appended);"
+    " minus commerce_saga_cleanups_completed_total, the cleanups pending now",
+)
+CLEANUPS_COMPLETED = Counter(
+    "commerce_saga_cleanups_completed_total",
+    "Deferred cleanups finished (CleanupCompleted appended)",
+)
+REFUNDS = Counter(
+    "commerce_refunds_total", "Refunds recorded (RefundIssued appended), e.g. cancels after capture"
+)
 SAGA_STEP_DURATION = Histogram(
     "commerce_saga_step_duration_seconds",
     "Duration of one attempt of a saga step activity, successful or not",
@@ -58,6 +70,9 @@ _COUNTED: tuple[tuple[type[ev.DomainEvent], Counter], ...] = (
     (ev.ReservationReleased, SAGA_COMPENSATIONS),
     (ev.ShipmentCancelled, SAGA_COMPENSATIONS),
     (ev.DeliveryOverdue, DELIVERIES_OVERDUE),
+    (ev.CleanupDeferred, CLEANUPS_DEFERRED),
+    (ev.CleanupCompleted, CLEANUPS_COMPLETED),
+    (ev.RefundIssued, REFUNDS),
 )
 _SHIPMENT_STATUS = {
     ev.ShipmentLabelCreated: "label_created",

@@ -29,9 +29,11 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     from activities.amendment import AmendmentActivities
     from activities.compensation import CompensationActivities
     from activities.fulfillment import FulfillmentActivities
+    from activities.in_doubt import InDoubtActivities
     from activities.shipment import ShipmentActivities
 
     forward, undo = FulfillmentActivities(ports), CompensationActivities(ports)
+    in_doubt = InDoubtActivities(ports)
     shipment = ShipmentActivities(ports)
     amendment = AmendmentActivities(ports)
     return [
@@ -44,7 +46,9 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         undo.void_payment,
         undo.release_inventory,
         undo.cancel_shipment,
-        undo.undo_unrecorded_step,
+        undo.refund_payment,
+        in_doubt.undo_unrecorded_step,
+        in_doubt.resolve_capture,
         undo.record_saga_event,
         shipment.record_carrier_event,
         shipment.record_delivery_overdue,

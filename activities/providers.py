@@ -17,6 +17,14 @@ class ProviderUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Capture:
+    """A capture as the provider holds it: its reference and the amount taken (minor units)."""
+
+    capture_id: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shipment:
     shipment_id: str
     tracking_number: str
@@ -38,6 +46,16 @@ class PaymentGateway(Protocol):
     async def find_authorization(self, key: str, order_id: str) -> str | None:
         """The authorization made under `key`, if any: one whose answer may never have arrived.
         Raises ProviderUnavailable when the gateway cannot say."""
+        ...
+
+    async def find_capture(self, key: str, order_id: str) -> Capture | None:
+        """The capture made under `key`, if any (an in-doubt capture is resolved forward by
+        it). Raises ProviderUnavailable when the gateway cannot say."""
+        ...
+
+    async def refund(self, key: str, order_id: str, capture_id: str, amount: int) -> str:
+        """Refund id; gives back `amount` minor units of the capture. Raises RefundDeclined
+        (more than is left of the capture) or ProviderUnavailable."""
         ...
 
 

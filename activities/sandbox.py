@@ -6,8 +6,8 @@ process shares them and tests can count authorizations and captures per order.
 
 from __future__ import annotations
 
-from activities.providers import ProviderUnavailable, Shipment
-from domain.errors import AddressRejected, CaptureDeclined, PaymentDeclined
+from activities.providers import Capture, ProviderUnavailable, Shipment
+from domain.errors import AddressRejected, CaptureDeclined, PaymentDeclined, RefundDeclined
 from domain.events import OrderLine, ShippingAddress
 from eventstore.sandbox import SandboxLedger
 
@@ -53,6 +53,23 @@ class SandboxPayments:
     async def find_authorization(self, key: str, order_id: str) -> str | None:
         await _ensure_up(self._ledger, "payment")
         return await self._ledger.reference_of(key)
+
+    async def find_capture(self, key: str, order_id: str) -> Capture | None:
+        await _ensure_up(self._ledger, "payment")
+        effect = await self._ledger.effect_of(key)
+        return None if effect is None else Capture(effect[0], effect[1] or 0)
+
+    async def refund(self, key: str, order_id: str, capture_id: str, amount: int) -> str:
+        await _ensure_up(self._ledger, "payment")
+        done = await self._ledger.reference_of(key)
+        if done is not None:
+            return done  # the same refund again: the gateway answers what it did
+        left = await self._ledger.left_of_capture(capture_id)
+        if amount > left:
+            raise RefundDeclined(f"a refund of {amount} exceeds the {left} left of the capture")
+        return await self._ledger.record(
+            key, "payment", "refund", order_id, amount, detail=capture_id
+        )
 
 
 class SandboxShipping:

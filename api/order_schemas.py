@@ -72,6 +72,8 @@ class OrderPublic(BaseModel):
     tracking_number: str | None
     shipment_status: str | None = None  # after completion: the carrier's last report, or overdue
     amendment: AmendmentPublic | None = None  # partial availability's offer, if one was made
+    refunded_total: int = 0  # minor units given back (a cancel after capture refunds in full)
+    cancellation_requested: bool = False  # the customer's cancel was recorded
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
@@ -100,6 +102,8 @@ class OrderPublic(BaseModel):
             tracking_number=order.tracking_number,
             shipment_status=None if order.shipment_status is None else str(order.shipment_status),
             amendment=_amendment(order),
+            refunded_total=order.refunded_total,
+            cancellation_requested=order.cancellation_reason is not None,
             created_at=recorded[0].recorded_at,
             updated_at=recorded[-1].recorded_at,
             history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],

@@ -113,3 +113,9 @@ class SpendingLimitExceeded(BusinessRuleViolation):
     """The order would take the customer past the shop's cumulative spending limit."""
 
     default_message = "the order exceeds the customer's spending limit"
+
+
+class RefundDeclined(BusinessRuleViolation):
+    """The payment provider refused a refund (e.g. more than is left of the capture)."""
+
+    default_message = "the refund was declined"

@@ -1,8 +1,9 @@
 """Order events: immutable facts, named in the past tense, stored as JSON.
 
-The happy-path events live here; stall, cancellation and compensation events
-live in `domain.saga_events`, the shipment lifecycle's in `domain.shipment_events`,
-partial availability's in `domain.amendment_events`; all are re-exported, so callers import from here.
+The happy-path events live here; stall, cancellation, compensation and cleanup events live in
+`domain.saga_events`, refunds in `domain.payment_events`, the shipment lifecycle's in
+`domain.shipment_events`, partial availability's in `domain.amendment_events`; all are
+re-exported, so callers import from here.
 """
 
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ from domain.amendment_events import (
 from domain.codec import decode
 from domain.errors import UnknownEventType
 from domain.event_base import DomainEvent
+from domain.payment_events import RefundIssued
 from domain.saga_events import (
     CancellationRequested,
+    CleanupCompleted,
+    CleanupDeferred,
     CompensationStarted,
     OrderCancelled,
     OrderFailed,
@@ -46,6 +50,8 @@ __all__ = [
     "AmendmentExpired",
     "AmendmentProposed",
     "CancellationRequested",
+    "CleanupCompleted",
+    "CleanupDeferred",
     "CompensationStarted",
     "DeliveryOverdue",
     "DomainEvent",
@@ -61,6 +67,7 @@ __all__ = [
     "PaymentCaptured",
     "PaymentReauthorized",
     "PaymentVoided",
+    "RefundIssued",
     "ReservationReleased",
     "SagaResumed",
     "SagaStalled",
@@ -170,6 +177,9 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     AmendmentExpired,
     PaymentReauthorized,
     UnrecordedEffectUndone,
+    RefundIssued,
+    CleanupDeferred,
+    CleanupCompleted,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

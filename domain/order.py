@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from domain import events as ev
+from domain import rules
 from domain.errors import AmountMismatch, InvalidTransition
 from domain.order_state import OrderState
 from domain.shipment_events import CarrierEvent
@@ -26,6 +27,10 @@ _CARRIER_EVENTS: dict[ShipmentStatus, type[CarrierEvent]] = {
     ShipmentStatus.LOST: ev.ShipmentLost,
     ShipmentStatus.RETURNED: ev.ShipmentReturned,
 }
+
+
+# Undoing happens while compensating, and goes on after the end for cleanup that was deferred.
+_UNDOING = (S.COMPENSATING, S.FAILED, S.CANCELLED)
 
 
 class Order(OrderState):
@@ -106,9 +111,13 @@ class Order(OrderState):
         )  # fmt: skip
 
     def accept_amendment(self) -> None:
-        self._require(ev.AmendmentAccepted, S.AWAITING_CUSTOMER)
+        refusal = rules.amendment_acceptance_refusal(
+            self.status,
+            amendment_pending=self.amendment_pending,
+            cancelling=self.cancellation_reason is not None,
+        )
+        self._refuse_if(refusal is not None, ev.AmendmentAccepted, refusal or "")
         amendment = self.amendment
-        self._refuse_if(not self.amendment_pending, ev.AmendmentAccepted, "no amendment pending")
         assert amendment is not None
         self._record(
             ev.AmendmentAccepted(
@@ -161,6 +170,30 @@ class Order(OrderState):
             ev.PaymentCaptured(order_id=self.order_id, capture_id=capture_id, amount=amount)
         )
 
+    def record_found_capture(self, capture_id: str, amount: int) -> None:
+        """A capture whose answer never arrived, found at the provider by its idempotency key
+        after its step stalled (also once a cancel of the stalled order began): it happened, so
+        it is recorded as it happened (the amount the provider took)."""
+        in_doubt = self.confirmed and self.capture_id is None
+        self._require(ev.PaymentCaptured, S.STALLED, S.COMPENSATING)
+        self._refuse_if(not in_doubt, ev.PaymentCaptured, "no capture is in doubt")
+        self._record(
+            ev.PaymentCaptured(order_id=self.order_id, capture_id=capture_id, amount=amount)
+        )
+
+    def refund_payment(self, refund_id: str, amount: int, reason: str) -> None:
+        """Give back `amount` (minor units, > 0) of the capture, never more than is left of it
+        (captured - refunded)."""
+        self._require(ev.RefundIssued, S.COMPENSATING)
+        self._refuse_if(self.capture_id is None, ev.RefundIssued, "nothing was captured")
+        self._refuse_if(amount <= 0, ev.RefundIssued, f"a refund of {amount} is not positive")
+        left = self.net_captured
+        self._refuse_if(amount > left, ev.RefundIssued, f"only {left} of the capture is left")
+        self._record(
+            ev.RefundIssued(order_id=self.order_id, refund_id=refund_id, amount=amount,
+                            reason=reason)
+        )  # fmt: skip
+
     def record_notifications(self, channels: Iterable[str]) -> None:
         self._require(ev.NotificationsSent, S.PAYMENT_CAPTURED)
         already_sent = self.notification_channels is not None
@@ -169,6 +202,11 @@ class Order(OrderState):
 
     def complete(self) -> None:
         self._require(ev.OrderCompleted, S.PAYMENT_CAPTURED)
+        charged = self.net_captured
+        wrong = charged != self.total
+        self._refuse_if(
+            wrong, ev.OrderCompleted, f"{charged} is charged, the total is {self.total}"
+        )
         self._record(ev.OrderCompleted(order_id=self.order_id))
 
     def stall(self, step: str, error: str) -> None:
@@ -176,7 +214,9 @@ class Order(OrderState):
         self._record(ev.SagaStalled(order_id=self.order_id, step=step, error=error))
 
     def resume(self, step: str) -> None:
-        self._require(ev.SagaResumed, S.STALLED)
+        cancelling = self.cancellation_reason is not None
+        refusal = rules.retry_refusal(self.status, retry_requested=False, cancelling=cancelling)
+        self._refuse_if(refusal is not None, ev.SagaResumed, refusal or "")
         # Resuming another step than the one that stalled would silently skip it.
         wrong_step = step != self.stalled_step
         self._refuse_if(wrong_step, ev.SagaResumed, f"the stalled step is {self.stalled_step}")
@@ -189,8 +229,10 @@ class Order(OrderState):
         self._record(ev.CompensationStarted(order_id=self.order_id, reason=reason, step=step))
 
     def request_cancellation(self, reason: str) -> None:
-        """Cancel before capture; this is itself the start of compensation."""
-        self._refuse_if(not self.can_be_cancelled, ev.CancellationRequested, "too late to cancel")
+        """Cancel until the saga completes the order (domain.rules); this is itself the start
+        of compensation, which refunds a capture in full."""
+        refusal = self.cancellation_refusal
+        self._refuse_if(refusal is not None, ev.CancellationRequested, refusal or "")
         if self.amendment_pending:
             self._record(ev.AmendmentDeclined(order_id=self.order_id, reason=reason))
         self._record(ev.CancellationRequested(order_id=self.order_id, reason=reason))
@@ -199,6 +241,8 @@ class Order(OrderState):
 
     def void_payment(self) -> None:
         auth_id = self._undoable(ev.PaymentVoided, self.authorization_id, self.payment_voided)
+        captured = self.capture_id is not None
+        self._refuse_if(captured, ev.PaymentVoided, "the authorization was captured: refund it")
         self._record(ev.PaymentVoided(order_id=self.order_id, authorization_id=auth_id))
 
     def release_reservation(self) -> None:
@@ -213,13 +257,34 @@ class Order(OrderState):
     def fail(self, reason: str, step: str) -> None:
         # From pending: a decline at the first step has nothing to undo.
         self._require(ev.OrderFailed, S.COMPENSATING, S.PENDING)
+        self._refuse_if_charged(ev.OrderFailed)
         self._record(ev.OrderFailed(order_id=self.order_id, reason=reason, step=step))
 
     def mark_cancelled(self, reason: str) -> None:
         self._require(ev.OrderCancelled, S.COMPENSATING)
         not_requested = self.cancellation_reason is None
         self._refuse_if(not_requested, ev.OrderCancelled, "no cancellation was requested")
+        self._refuse_if_charged(ev.OrderCancelled)
         self._record(ev.OrderCancelled(order_id=self.order_id, reason=reason))
+
+    def defer_cleanup(self, steps: Iterable[str]) -> None:
+        """Undoing that waits on a provider goes on after the order ends (`steps` names it)."""
+        pending = tuple(steps)
+        self._require(ev.CleanupDeferred, S.COMPENSATING)
+        self._refuse_if(not pending, ev.CleanupDeferred, "nothing to defer")
+        self._refuse_if(bool(self.cleanup_pending), ev.CleanupDeferred, "already deferred")
+        self._record(ev.CleanupDeferred(order_id=self.order_id, steps=pending))
+
+    def complete_cleanup(self) -> None:
+        self._require(ev.CleanupCompleted, S.FAILED, S.CANCELLED)
+        pending = self.cleanup_pending
+        self._refuse_if(not pending, ev.CleanupCompleted, "no cleanup is pending")
+        self._record(ev.CleanupCompleted(order_id=self.order_id, steps=pending))
+
+    def _refuse_if_charged(self, event: type[ev.DomainEvent]) -> None:
+        """A failed or cancelled order charges nothing: a capture is refunded before it ends."""
+        charged = self.net_captured
+        self._refuse_if(charged != 0, event, f"{charged} is still captured: refund it first")
 
     def is_stale_shipment_report(self, status: ShipmentStatus) -> bool:
         """A carrier report at or behind the shipment's stage (out of order, or repeated): callers
@@ -273,7 +338,7 @@ class Order(OrderState):
 
     def undo_unrecorded(self, step: str, reference: str) -> None:
         """Record that compensation undid a stalled step's effect the saga never recorded."""
-        self._require(ev.UnrecordedEffectUndone, S.COMPENSATING)
+        self._require(ev.UnrecordedEffectUndone, *_UNDOING)
         self._refuse_if(step in self.unrecorded_undone, ev.UnrecordedEffectUndone, "already undone")
         self._record(
             ev.UnrecordedEffectUndone(order_id=self.order_id, step=step, reference=reference)
@@ -281,7 +346,7 @@ class Order(OrderState):
 
     def _undoable(self, event: type[ev.DomainEvent], done_id: str | None, undone: bool) -> str:
         """The id of the thing to undo, if it was done and is not undone yet."""
-        self._require(event, S.COMPENSATING)
+        self._require(event, *_UNDOING)
         if done_id is None:
             raise InvalidTransition(self.status, event.type, "nothing to undo")
         self._refuse_if(undone, event, "already undone")

@@ -3,6 +3,7 @@
 from dataclasses import replace
 from typing import Any
 
+from domain import rules
 from domain.amendment_events import (
     Amendment,
     AmendmentAccepted,
@@ -14,6 +15,8 @@ from domain.amendment_events import (
 from domain.errors import InvalidTransition
 from domain.events import (
     CancellationRequested,
+    CleanupCompleted,
+    CleanupDeferred,
     CompensationStarted,
     DeliveryOverdue,
     DomainEvent,
@@ -27,6 +30,7 @@ from domain.events import (
     PaymentAuthorized,
     PaymentCaptured,
     PaymentVoided,
+    RefundIssued,
     ReservationReleased,
     SagaResumed,
     SagaStalled,
@@ -42,7 +46,6 @@ from domain.shipment_events import (
     ShipmentReturned,
 )
 from domain.status import (
-    REVERSIBLE_STATUSES,
     TERMINAL_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
     OrderStatus,
@@ -80,7 +83,10 @@ class OrderState:
         self.reservation_id: str | None = None
         self.shipment_id: str | None = None
         self.tracking_number: str | None = None
+        self.confirmed = False  # OrderConfirmed recorded: a capture may follow
         self.capture_id: str | None = None
+        self.captured_amount = 0  # minor units taken by the capture
+        self.refunded_total = 0  # minor units given back since
         self.notification_channels: tuple[str, ...] | None = None
         self.failure_reason: str | None = None
         self.cancellation_reason: str | None = None
@@ -92,6 +98,7 @@ class OrderState:
         self.reservation_released = False
         self.shipment_cancelled = False
         self.unrecorded_undone: tuple[str, ...] = ()  # steps whose lost effect was undone
+        self.cleanup_pending: tuple[str, ...] = ()  # undoing that goes on after the order ended
         # After completion: the carrier's last forward report, and whether delivery is overdue.
         self.shipment_stage: ShipmentStatus | None = None
         self.delivery_overdue = False
@@ -102,11 +109,20 @@ class OrderState:
         return self.status in TERMINAL_STATUSES
 
     @property
+    def cancellation_refusal(self) -> str | None:
+        """Why this order cannot be cancelled now, or None (the one rule: domain.rules)."""
+        return rules.cancellation_refusal(
+            self.status, cancelling=self.cancellation_reason is not None
+        )
+
+    @property
     def can_be_cancelled(self) -> bool:
-        """True until payment is captured, also while a pre-capture step is stalled."""
-        if self.status is OrderStatus.STALLED:
-            return self.resume_status in REVERSIBLE_STATUSES
-        return self.status in REVERSIBLE_STATUSES
+        return self.cancellation_refusal is None
+
+    @property
+    def net_captured(self) -> int:
+        """Money the customer is charged now: captured minus refunded, in minor units."""
+        return self.captured_amount - self.refunded_total
 
     @property
     def shipment_status(self) -> ShipmentStatus | None:
@@ -168,10 +184,18 @@ class OrderState:
                 self.tracking_number = event.tracking_number
                 self.status = OrderStatus.SHIPMENT_CREATED
             case OrderConfirmed():
+                self.confirmed = True
                 self.status = OrderStatus.CONFIRMED
             case PaymentCaptured():
                 self.capture_id = event.capture_id
-                self.status = OrderStatus.PAYMENT_CAPTURED
+                self.captured_amount = event.amount
+                # Also the answer to a capture that stalled in doubt: the stall is over, and an
+                # order already being undone stays so (the capture is refunded).
+                self.resume_status = self.stalled_step = self.stalled_error = None
+                if self.status is not OrderStatus.COMPENSATING:
+                    self.status = OrderStatus.PAYMENT_CAPTURED
+            case RefundIssued():
+                self.refunded_total += event.amount
             case NotificationsSent():
                 self.notification_channels = event.channels
             case OrderCompleted():
@@ -199,6 +223,10 @@ class OrderState:
                 self.shipment_cancelled = True
             case UnrecordedEffectUndone():
                 self.unrecorded_undone = (*self.unrecorded_undone, event.step)
+            case CleanupDeferred():
+                self.cleanup_pending = event.steps
+            case CleanupCompleted():
+                self.cleanup_pending = ()
             case OrderFailed():
                 self.failure_reason = event.reason
                 self.status = OrderStatus.FAILED

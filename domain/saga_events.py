@@ -78,3 +78,19 @@ class OrderCancelled(DomainEvent):
     """The order ended at the customer's request."""
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CleanupDeferred(DomainEvent):
+    """The order ended while some undoing still waits on a provider (voiding an authorization,
+    cancelling a shipment, looking for a stalled step's unrecorded effect); the saga carries on
+    with `steps` in the background. Never money taken: a capture is refunded before the end."""
+
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CleanupCompleted(DomainEvent):
+    """The undoing deferred by CleanupDeferred is done; nothing of the order is left behind."""
+
+    steps: tuple[str, ...]

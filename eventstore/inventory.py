@@ -53,31 +53,51 @@ class Inventory:
         return order_id
 
     async def release(self, order_id: str) -> bool:
-        """Give held stock back; False when nothing was held (never reserved, or already done)."""
-        return await self._settle(order_id, "released", on_hand_change=0)
+        """Give the order's stock back: held stock stops being reserved, stock already committed
+        (a capture was refunded) goes back on hand. False when there is nothing to give back
+        (never reserved, or released already)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE reservations r SET status = 'released', updated_at = now()"
+                " FROM (SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE) AS before"
+                " WHERE r.order_id = $1 AND r.status <> 'released'"
+                " RETURNING r.lines::text AS lines, before.status AS was",
+                order_id,
+            )
+            if row is None:
+                return False
+            lines = json.loads(row["lines"])
+            if row["was"] == "committed":
+                await _move_stock(conn, lines, reserved_sign=0, on_hand_sign=+1)  # restock
+            else:
+                await _move_stock(conn, lines, reserved_sign=-1, on_hand_sign=0)
+        return True
 
     async def commit(self, order_id: str) -> bool:
         """The goods are sold: held stock leaves on_hand and reserved together."""
-        return await self._settle(order_id, "committed", on_hand_change=-1)
-
-    async def _settle(self, order_id: str, outcome: str, on_hand_change: int) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             lines = await conn.fetchval(
-                "UPDATE reservations SET status = $2, updated_at = now()"
+                "UPDATE reservations SET status = 'committed', updated_at = now()"
                 " WHERE order_id = $1 AND status = 'held' RETURNING lines::text",
                 order_id,
-                outcome,
             )
             if lines is None:
                 return False
-            held: dict[str, int] = json.loads(lines)
-            await conn.execute(
-                "UPDATE stock SET reserved = stock.reserved - w.qty,"
-                " on_hand = stock.on_hand + $3 * w.qty"
-                " FROM (SELECT * FROM unnest($1::text[], $2::int[]) ORDER BY 1) AS w(sku, qty)"
-                " WHERE stock.sku = w.sku",
-                list(held),
-                list(held.values()),
-                on_hand_change,
-            )
+            await _move_stock(conn, json.loads(lines), reserved_sign=-1, on_hand_sign=-1)
         return True
+
+
+async def _move_stock(
+    conn: asyncpg.Connection, lines: dict[str, int], *, reserved_sign: int, on_hand_sign: int
+) -> None:
+    """Move each line's quantity in and out of reserved and on_hand (rows locked in sku order)."""
+    await conn.execute(
+        "UPDATE stock SET reserved = stock.reserved + $3 * w.qty,"
+        " on_hand = stock.on_hand + $4 * w.qty"
+        " FROM (SELECT * FROM unnest($1::text[], $2::int[]) ORDER BY 1) AS w(sku, qty)"
+        " WHERE stock.sku = w.sku",
+        list(lines),
+        list(lines.values()),
+        reserved_sign,
+        on_hand_sign,
+    )

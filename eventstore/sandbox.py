@@ -69,6 +69,23 @@ class SandboxLedger:
         )
         return None if value is None else str(value)
 
+    async def effect_of(self, key: str) -> tuple[str, int | None] | None:
+        """The reference and amount of the effect recorded under an idempotency key, if any."""
+        row = await self._pool.fetchrow(
+            "SELECT reference, amount FROM sandbox_ledger WHERE idempotency_key = $1", key
+        )
+        return None if row is None else (str(row["reference"]), row["amount"])
+
+    async def left_of_capture(self, capture_id: str) -> int:
+        """Minor units of a capture not refunded yet (0 for an unknown capture)."""
+        value = await self._pool.fetchval(
+            "SELECT coalesce(sum(CASE WHEN operation = 'capture' THEN amount ELSE -amount END), 0)"
+            " FROM sandbox_ledger WHERE (operation = 'capture' AND reference = $1)"
+            " OR (operation = 'refund' AND detail = $1)",
+            capture_id,
+        )
+        return int(value)
+
     async def detail_of(self, order_id: str, operation: str) -> str | None:
         value = await self._pool.fetchval(
             "SELECT detail FROM sandbox_ledger WHERE order_id = $1 AND operation = $2",

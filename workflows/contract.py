@@ -36,6 +36,11 @@ ACCEPT_AMENDMENT = "accept_amendment"
 EXPIRE_AMENDMENT = "expire_amendment"
 REAUTHORIZE_PAYMENT = "reauthorize_payment"
 
+# Resolving a stalled step whose answer was lost, and undoing after a capture.
+RESOLVE_CAPTURE = "resolve_capture"
+UNDO_UNRECORDED_STEP = "undo_unrecorded_step"
+REFUND_PAYMENT = "refund_payment"
+
 QUERY_SAGA = "saga"
 UPDATE_CANCEL = "cancel"
 UPDATE_ACCEPT_AMENDMENT = "accept_amendment"
@@ -68,6 +73,9 @@ class SagaPolicy:
     stall_timeout_s: int = 86400
     delivery_timeout_s: int = 14 * 86400  # after completion; then DeliveryOverdue
     amendment_timeout_s: int = 86400  # an amended order not accepted by then is cancelled
+    # Undoing that waits on a provider is tried this often before the order ends without it
+    # (the rest goes on in the background: pending cleanup).
+    cleanup_prompt_attempts: int = 3
 
 
 @dataclass
@@ -95,6 +103,7 @@ class SagaView:
     current_step: str | None
     steps: list[StepView]
     compensations: int = 0
+    pending_cleanup: list[str] = field(default_factory=list)  # steps still being undone
 
 
 @dataclass

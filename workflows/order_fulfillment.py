@@ -1,6 +1,7 @@
 """OrderFulfillmentWorkflow: authorize → reserve → ship → confirm → capture → notify, compensated
 in reverse when a step fails for a business reason or the customer cancels; a step whose retry
-budget is spent stalls until an operator retries it, a cancel arrives, or the stall times out."""
+budget is spent stalls until an operator retries it, a cancel arrives, or the stall times out.
+How it undoes itself (and resolves a stalled step whose answer was lost) is in `saga_undo`."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.inputs import (
         BUSINESS_ERRORS,
         AmendmentInput,
-        SagaEventInput,
         SagaEventKind,
         StepInput,
         StepResult,
-        UnrecordedStepInput,
     )
+    from domain import rules
+    from domain.status import TERMINAL_STATUSES, OrderStatus
     from workflows.contract import (
         ACCEPT_AMENDMENT,
         AUTHORIZE_PAYMENT,
@@ -47,42 +48,30 @@ with workflow.unsafe.imports_passed_through():
         StepView,
         shipment_workflow_id,
     )
+    from workflows.saga_undo import (
+        MONEY_EXACT_PATCH,
+        STEP_TIMEOUT,
+        UNDO_RETRY,
+        SagaStopped,
+        SagaUndo,
+    )
     from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 
-# Each forward step, the status it leaves the order in, and the activity that undoes it.
+# Each forward step and the status it leaves the order in (what undoes it: saga_undo.UNDO).
 FORWARD = (
-    (AUTHORIZE_PAYMENT, "payment_authorized", "void_payment"),
-    (RESERVE_INVENTORY, "inventory_reserved", "release_inventory"),
-    (CREATE_SHIPMENT, "shipment_created", "cancel_shipment"),
-    (CONFIRM_ORDER, "confirmed", None),
-    (CAPTURE_PAYMENT, "payment_captured", None),
-)
-# Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
-STEP_TIMEOUT = timedelta(seconds=10)
-UNDO_UNRECORDED_PATCH = "undo-unrecorded-step"
-# Compensation must finish: it retries until the provider answers, however long that takes.
-UNDO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+    (AUTHORIZE_PAYMENT, "payment_authorized"),
+    (RESERVE_INVENTORY, "inventory_reserved"),
+    (CREATE_SHIPMENT, "shipment_created"),
+    (CONFIRM_ORDER, "confirmed"),
+    (CAPTURE_PAYMENT, "payment_captured"),
 )
 NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
 
 
-class _SagaStopped(Exception):
-    """The forward path ends here; compensation follows."""
-
-    def __init__(
-        self, step: str, reason: str, cancelled: bool = False, unsettled: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.step, self.reason, self.cancelled = step, reason, cancelled
-        # The step stalled: it may have taken effect with its answer lost on the way back.
-        self.unsettled = unsettled
-
-
 @workflow.defn
-class OrderFulfillmentWorkflow:
+class OrderFulfillmentWorkflow(SagaUndo):
     def __init__(self) -> None:
         self._steps = {name: StepView(name) for name in STEPS}
         self._status = "pending"
@@ -95,25 +84,37 @@ class OrderFulfillmentWorkflow:
         self._amendment_offered = False
         self._awaiting_customer = False
         self._amendment_accepted = False
+        self._amendment_closed = False  # it expired: no acceptance any more
+        self._money_exact = False  # set in run: sagas started before the patch keep old rules
+        self._stopping = False  # the forward path ended: only undoing (or its resolution) is left
+        self._completing = False  # the last step, which completes the order, has begun
+        self._pending_cleanup: list[str] = []
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
+        self._money_exact = workflow.patched(MONEY_EXACT_PATCH)
         self._order_id = order.order_id
         self._input = order
         done: list[str] = []
         try:
-            for step, status_after, _ in FORWARD:
+            for step, status_after in FORWARD:
                 self._stop_if_cancelled(step)
                 self._capture_started = step == CAPTURE_PAYMENT
                 await self._run_step(step)
                 done.append(step)
                 self._set_status(status_after)
-        except _SagaStopped as stop:
-            outcome = await self._compensate(done, stop)
+            if self._money_exact:
+                self._stop_if_cancelled(SEND_NOTIFICATIONS)  # accepted during the capture
+                self._completing = True
+        except SagaStopped as stop:
+            if self._money_exact:
+                outcome = await self._compensate(done, stop)
+            else:
+                outcome = await self._compensate_before_money_exact(done, stop)
         else:
             outcome = await self._notify_and_complete()
-            if workflow.patched("shipment-lifecycle"):
-                await self._start_shipment_tracking()
+        if outcome.status == "completed" and workflow.patched("shipment-lifecycle"):
+            await self._start_shipment_tracking()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
 
@@ -125,7 +126,22 @@ class OrderFulfillmentWorkflow:
             current_step=self._current,
             steps=list(self._steps.values()),
             compensations=self._compensations,
+            pending_cleanup=list(self._pending_cleanup),
         )
+
+    def _rule_status(self) -> OrderStatus:
+        """The order's status as the domain's rules see it, from what this saga knows: the last
+        step counts as completed from its start, the forward path's end as compensating."""
+        status = OrderStatus(self._status)
+        if status in TERMINAL_STATUSES:
+            return status
+        if self._completing:
+            return OrderStatus.COMPLETED
+        if self._stopping:
+            return OrderStatus.COMPENSATING
+        if self._awaiting_customer:
+            return OrderStatus.AWAITING_CUSTOMER
+        return status
 
     @workflow.update(name=UPDATE_CANCEL)
     async def cancel(self, request: CancelRequest) -> str:
@@ -134,6 +150,15 @@ class OrderFulfillmentWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        if not self._money_exact:
+            return self._validate_cancel_before_money_exact()
+        refusal = rules.cancellation_refusal(
+            self._rule_status(), cancelling=self._cancel_reason is not None
+        )
+        if refusal is not None:
+            raise ApplicationError(refusal, type="CancelRefused")
+
+    def _validate_cancel_before_money_exact(self) -> None:
         if self._cancel_reason is not None or self._status in ("compensating", "cancelled"):
             raise ApplicationError("the order is already being cancelled", type="AlreadyCancelling")
         if self._status in ("completed", "failed") or (
@@ -154,14 +179,16 @@ class OrderFulfillmentWorkflow:
     def _validate_accept_amendment(self) -> None:
         # From the moment the offer is decided: the customer may see it stored before the
         # saga's own status says awaiting_customer.
-        if (
-            not self._awaiting_customer
-            or self._amendment_accepted
-            or self._cancel_reason is not None
-        ):
-            raise ApplicationError(
-                f"no amendment is pending ({self._status})", type="NoAmendmentPending"
-            )
+        pending = (
+            self._awaiting_customer and not self._amendment_accepted and not self._amendment_closed
+        )
+        refusal = rules.amendment_acceptance_refusal(
+            self._rule_status(),
+            amendment_pending=pending,
+            cancelling=self._cancel_reason is not None,
+        )
+        if refusal is not None:
+            raise ApplicationError(refusal, type="NoAmendmentPending")
 
     @workflow.update(name=UPDATE_RETRY)
     async def retry(self) -> str:
@@ -172,8 +199,13 @@ class OrderFulfillmentWorkflow:
 
     @retry.validator
     def _validate_retry(self) -> None:
-        if self._status != "stalled" or self._retry_requested:
-            raise ApplicationError(f"the saga is not stalled ({self._status})", type="NotStalled")
+        refusal = rules.retry_refusal(
+            self._rule_status(),
+            retry_requested=self._retry_requested,
+            cancelling=self._cancel_reason is not None,
+        )
+        if refusal is not None:
+            raise ApplicationError(refusal, type="NotStalled")
 
     @workflow.signal(name=SIGNAL_RETRY)
     def retry_stalled_step(self) -> None:
@@ -183,7 +215,7 @@ class OrderFulfillmentWorkflow:
 
     async def _run_step(self, step: str, activity: str | None = None) -> None:
         """Run `step`'s activity (or `activity`, counted as that step) to success, stalling
-        while its retry budget is spent; a business failure raises _SagaStopped."""
+        while its retry budget is spent; a business failure raises SagaStopped."""
         view = self._steps[step]
         view.status, view.started_at, self._current = "running", workflow.now(), step
         while True:
@@ -213,7 +245,7 @@ class OrderFulfillmentWorkflow:
                 await self._offer_amendment(view, [str(sku) for sku in cause.details[1]])
                 return  # the step runs again, for the amended lines
             view.status, view.finished_at = "failed", workflow.now()
-            raise _SagaStopped(view.name, message)
+            raise SagaStopped(view.name, message)
         view.attempts += self._input.policy.step_max_attempts
         await self._stall(view, message)
 
@@ -230,10 +262,10 @@ class OrderFulfillmentWorkflow:
         except TimeoutError:
             view.status = "failed"
             reason = f"stalled and not retried: {error}"
-            raise _SagaStopped(view.name, reason, unsettled=True) from None
+            raise SagaStopped(view.name, reason, unsettled=True) from None
         if self._cancel_reason is not None:
             view.status = "failed"
-            raise _SagaStopped(view.name, self._cancel_reason, cancelled=True, unsettled=True)
+            raise SagaStopped(view.name, self._cancel_reason, cancelled=True, unsettled=True)
         await self._record(SagaEventKind.RESUMED, view.name)
         view.status = "running"
         self._set_status(resume_status)
@@ -244,7 +276,7 @@ class OrderFulfillmentWorkflow:
 
     async def _offer_amendment(self, view: StepView, available_skus: list[str]) -> None:
         """Offer the available lines; return once the customer accepted and the amended total
-        is authorized, or raise _SagaStopped (cancelled) on a cancel or when nobody answers."""
+        is authorized, or raise SagaStopped (cancelled) on a cancel or when nobody answers."""
         self._amendment_offered = self._awaiting_customer = True
         await self._record_amendment(
             PROPOSE_AMENDMENT, AmendmentInput(self._order_id, available_skus)
@@ -258,20 +290,27 @@ class OrderFulfillmentWorkflow:
                 timeout=timedelta(seconds=timeout_s),
             )
         except TimeoutError:
+            self._amendment_closed = True  # an acceptance arriving now is refused
             await self._record_amendment(
                 EXPIRE_AMENDMENT, AmendmentInput(self._order_id, timeout_s=timeout_s)
             )
             self._awaiting_customer = False
             view.status = "failed"
             reason = f"the amended order was not accepted within {timeout_s} s"
-            raise _SagaStopped(view.name, reason, cancelled=True) from None
-        if self._cancel_reason is not None:
+            raise SagaStopped(view.name, reason, cancelled=True) from None
+        # Both may have been accepted in one go: since the money-exact patch, the acceptance
+        # (which came first) is recorded before the cancel undoes the amended order.
+        accepted_first = self._money_exact and self._amendment_accepted
+        if self._cancel_reason is not None and not accepted_first:
             self._awaiting_customer = False
             view.status = "failed"
-            raise _SagaStopped(view.name, self._cancel_reason, cancelled=True)
+            raise SagaStopped(view.name, self._cancel_reason, cancelled=True)
         await self._record_amendment(ACCEPT_AMENDMENT, StepInput(self._order_id))
         self._set_status("payment_authorized")
         self._awaiting_customer = False
+        if accepted_first and self._cancel_reason is not None:
+            view.status = "failed"
+            raise SagaStopped(view.name, self._cancel_reason, cancelled=True)
         await self._run_step(AUTHORIZE_PAYMENT, REAUTHORIZE_PAYMENT)
         view.status, self._current = "running", view.name
 
@@ -282,53 +321,7 @@ class OrderFulfillmentWorkflow:
 
     def _stop_if_cancelled(self, step: str) -> None:
         if self._cancel_reason is not None:
-            raise _SagaStopped(step, self._cancel_reason, cancelled=True)
-
-    async def _compensate(self, done: list[str], stop: _SagaStopped) -> SagaOutcome:
-        if stop.cancelled:
-            await self._record(SagaEventKind.CANCELLATION_REQUESTED, stop.step, stop.reason)
-        elif self._status != "pending":
-            await self._record(SagaEventKind.COMPENSATION_STARTED, stop.step, stop.reason)
-        if self._status != "pending" or stop.cancelled:
-            self._set_status("compensating")
-        undo = {step: compensation for step, _, compensation in FORWARD}
-        if (
-            stop.unsettled
-            and stop.step not in done
-            and undo.get(stop.step)
-            and workflow.patched(UNDO_UNRECORDED_PATCH)
-        ):
-            await self._undo_unrecorded(stop.step)
-        for step in reversed(done):
-            if undo[step]:
-                await self._undo(step, str(undo[step]))
-        final = SagaEventKind.CANCELLED if stop.cancelled else SagaEventKind.FAILED
-        await self._record(final, stop.step, stop.reason)
-        self._set_status("cancelled" if stop.cancelled else "failed")
-        self._current = None
-        return SagaOutcome(self._order_id, self._status, None if stop.cancelled else stop.reason)
-
-    async def _undo_unrecorded(self, step: str) -> None:
-        """Undo what the stalled step may have done unrecorded; retried until its provider
-        answers, since an authorization or shipment nobody knows of must not stay behind."""
-        self._current = "undo_unrecorded_step"
-        await workflow.execute_activity(
-            "undo_unrecorded_step",
-            UnrecordedStepInput(self._order_id, step),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNDO_RETRY,
-        )
-
-    async def _undo(self, step: str, compensation: str) -> None:
-        self._current = compensation
-        await workflow.execute_activity(
-            compensation,
-            StepInput(self._order_id),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNDO_RETRY,
-        )
-        self._steps[step].status = "compensated"
-        self._compensations += 1
+            raise SagaStopped(step, self._cancel_reason, cancelled=True)
 
     async def _notify_and_complete(self) -> SagaOutcome:
         view = self._steps[SEND_NOTIFICATIONS]
@@ -363,14 +356,6 @@ class OrderFulfillmentWorkflow:
             )
         except WorkflowAlreadyStartedError:
             pass  # the carrier's first report, racing this step, started it already
-
-    async def _record(self, kind: SagaEventKind, step: str, reason: str = "") -> None:
-        await workflow.execute_activity(
-            "record_saga_event",
-            SagaEventInput(self._order_id, kind, step, reason),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNDO_RETRY,
-        )
 
     def _step_retry(self) -> RetryPolicy:
         policy = self._input.policy

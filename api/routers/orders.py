@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from api.auth import CustomerPrincipal, Principal
 from api.checkout import Checkout
 from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
 from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
 from api.problems import Problem
+from api.saga_updates import update_saga
+from domain.rules import amendment_acceptance_refusal, cancellation_refusal
+from domain.status import OrderStatus
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository, order_stream
 from eventstore.store import EventStore
@@ -20,7 +21,6 @@ from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
     CancelRequest,
-    order_workflow_id,
 )
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -98,18 +98,16 @@ async def cancel_order(
     temporal: TemporalDep,
     body: CancelCreate | None = None,
 ) -> OrderPublic:
-    """Ask the saga to cancel: 202 while payment is not captured, 409 after."""
+    """Cancel the order: 202 until the saga completes it (a capture is refunded in full), 409
+    with the reason once it can no longer be cancelled."""
     order = await _visible_order(orders, order_id, who)
-    if order.status in ("completed", "failed", "cancelled", "payment_captured"):
-        raise Problem(409, f"order {order_id} can no longer be cancelled ({order.status})")
-    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    refusal = cancellation_refusal(
+        OrderStatus(order.status), cancelling=order.cancellation_requested
+    )
+    if refusal is not None:
+        raise Problem(409, f"order {order_id}: {refusal}")
     reason = (body or CancelCreate()).reason
-    try:
-        await handle.execute_update(UPDATE_CANCEL, CancelRequest(reason))
-    except WorkflowUpdateFailedError as refused:
-        raise Problem(409, str(refused.cause or refused)) from refused
-    except RPCError as error:
-        raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
+    await update_saga(temporal, order_id, UPDATE_CANCEL, CancelRequest(reason))
     return await _visible_order(orders, order_id, who)
 
 
@@ -119,13 +117,12 @@ async def accept_amendment(
 ) -> OrderPublic:
     """Accept the amended order offered when some lines are out of stock (409 when none is)."""
     order = await _visible_order(orders, order_id, who)
-    if order.status != "awaiting_customer":
-        raise Problem(409, f"order {order_id} has no amendment pending ({order.status})")
-    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
-    try:
-        await handle.execute_update(UPDATE_ACCEPT_AMENDMENT)
-    except WorkflowUpdateFailedError as refused:
-        raise Problem(409, str(refused.cause or refused)) from refused
-    except RPCError as error:
-        raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
+    refusal = amendment_acceptance_refusal(
+        OrderStatus(order.status),
+        amendment_pending=order.amendment is not None and order.amendment.status == "proposed",
+        cancelling=order.cancellation_requested,
+    )
+    if refusal is not None:
+        raise Problem(409, f"order {order_id}: {refusal}")
+    await update_saga(temporal, order_id, UPDATE_ACCEPT_AMENDMENT)
     return await _visible_order(orders, order_id, who)

@@ -9,16 +9,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import WorkflowExecution, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecution
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.problems import Problem
+from api.saga_updates import update_saga
 from commerce.settings import Settings
+from domain.rules import retry_refusal
 from domain.status import OrderStatus
+from eventstore.orders import OrderRepository
 from eventstore.read_models import OrderSummaries
+from eventstore.store import EventStore
 from workflows.contract import QUERY_SAGA, UPDATE_RETRY, SagaView, order_workflow_id
 
 router = APIRouter(prefix="/api/v1/admin/sagas", tags=["admin: sagas"])
@@ -63,6 +67,7 @@ class SagaDetail(BaseModel):
     current_step: str | None
     steps: list[StepPublic]
     compensations: int
+    pending_cleanup: list[str]  # steps still being undone after the order ended (a provider down)
     temporal_ui_url: str
 
 
@@ -163,29 +168,23 @@ async def saga_detail(
         current_step=view.current_step,
         steps=[StepPublic(**vars(step)) for step in view.steps],
         compensations=view.compensations,
+        pending_cleanup=view.pending_cleanup,
         temporal_ui_url=ui_url(settings, description.id, description.run_id),
     )
 
 
 @router.post("/{order_id}/retry", status_code=202, response_model=SagaDetail)
 async def retry_saga(
-    order_id: str, who: AdminPrincipal, temporal: TemporalDep, settings: SettingsDep
+    order_id: str, who: AdminPrincipal, pool: PoolDep, temporal: TemporalDep, settings: SettingsDep
 ) -> SagaDetail:
-    """Resume a stalled saga's failed step with a fresh retry budget; 409 unless stalled."""
-    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
-    try:
-        await handle.execute_update(UPDATE_RETRY)
-    except WorkflowUpdateFailedError as refused:
-        raise Problem(409, str(refused.cause or refused)) from refused
-    except RPCError as error:
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise  # Temporal is unreachable: a 503 to repeat
-        # A saga that just finished refuses updates much like one that never was: ask.
-        try:
-            await handle.describe()
-        except RPCError as missing:
-            raise Problem(404, f"no saga for order {order_id}") from missing
-        raise Problem(
-            409, f"the saga of order {order_id} is not stalled: {error.message}"
-        ) from error
+    """Resume a stalled saga's failed step with a fresh retry budget; 409 unless stalled (or when
+    a cancel of the order is under way), answered at once either way."""
+    order = await OrderRepository(EventStore(pool)).load(order_id)
+    if order is None:
+        raise Problem(404, f"no saga for order {order_id}")
+    cancelling = order.cancellation_reason is not None
+    refusal = retry_refusal(order.status, retry_requested=False, cancelling=cancelling)
+    if refusal is not None:
+        raise Problem(409, f"order {order_id}: {refusal}")
+    await update_saga(temporal, order_id, UPDATE_RETRY)
     return await saga_detail(order_id, who, temporal, settings)

@@ -42,6 +42,10 @@ COMMANDS: dict[str, Command] = {
     "accept_amendment": lambda o: o.accept_amendment(),
     "expire_amendment": lambda o: o.expire_amendment(86400),
     "reauthorize_payment": lambda o: o.reauthorize_payment("auth-2", o.total),
+    "record_found_capture": lambda o: o.record_found_capture("cap-1", o.total),
+    "refund_payment": lambda o: o.refund_payment("ref-1", o.net_captured or 1, "cancelled"),
+    "defer_cleanup": lambda o: o.defer_cleanup(["create_shipment"]),
+    "complete_cleanup": lambda o: o.complete_cleanup(),
 }
 
 FORWARD = [
@@ -63,6 +67,8 @@ def drive(*commands: str) -> Order:
 
 ALL_UNDO = ("cancel_shipment", "release_reservation", "void_payment")
 FORWARD_ONLY = {"stall", "start_compensation", "request_cancellation"}
+# A capture may be in doubt once the order is confirmed: found later, it is recorded.
+IN_DOUBT = "record_found_capture"
 
 # scenario name -> (commands that lead there, commands allowed there)
 SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
@@ -90,26 +96,44 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "inventory_reserved": (tuple(FORWARD[:2]), {"create_shipment", *FORWARD_ONLY}),
     "shipment_created": (tuple(FORWARD[:3]), {"confirm", *FORWARD_ONLY}),
     "confirmed": (tuple(FORWARD[:4]), {"capture_payment", *FORWARD_ONLY}),
-    "payment_captured": (tuple(FORWARD[:5]), {"record_notifications", "complete", "stall"}),
-    "notified": ((*FORWARD[:5], "record_notifications"), {"complete", "stall"}),
+    "payment_captured": (
+        tuple(FORWARD[:5]),
+        {"record_notifications", "complete", "stall", "request_cancellation"},
+    ),
+    "notified": (
+        (*FORWARD[:5], "record_notifications"),
+        {"complete", "stall", "request_cancellation"},
+    ),
     "completed": (tuple(FORWARD), set()),
     "stalled_before_capture": (
         (*FORWARD[:2], "stall"),
         {"resume", "start_compensation", "request_cancellation"},
     ),
-    "stalled_after_capture": ((*FORWARD[:5], "stall"), {"resume"}),
-    "compensating_nothing_done": (("start_compensation",), {"fail"}),
+    "stalled_at_capture": (
+        (*FORWARD[:4], "stall"),
+        {"resume", "start_compensation", "request_cancellation", IN_DOUBT},
+    ),
+    "stalled_after_capture": ((*FORWARD[:5], "stall"), {"resume", "request_cancellation"}),
+    "compensating_nothing_done": (("start_compensation",), {"fail", "defer_cleanup"}),
     "compensating_after_failure": (
         (*FORWARD[:4], "start_compensation"),
-        {"fail", *ALL_UNDO},
+        {"fail", "defer_cleanup", IN_DOUBT, *ALL_UNDO},
     ),
     "compensating_after_cancel": (
         (*FORWARD[:4], "request_cancellation"),
-        {"fail", "mark_cancelled", *ALL_UNDO},
+        {"fail", "mark_cancelled", "defer_cleanup", IN_DOUBT, *ALL_UNDO},
+    ),
+    "cancelling_after_capture": (
+        (*FORWARD[:5], "request_cancellation"),
+        {"refund_payment", "cancel_shipment", "release_reservation", "defer_cleanup"},
     ),
     "all_undone": (
         (*FORWARD[:4], "start_compensation", *ALL_UNDO),
-        {"fail"},
+        {"fail", "defer_cleanup", IN_DOUBT},
+    ),
+    "cancelled_with_cleanup_pending": (
+        (*FORWARD[:3], "request_cancellation", "defer_cleanup", "mark_cancelled"),
+        {"complete_cleanup", *ALL_UNDO},
     ),
     "failed": (("fail",), set()),
     "cancelled": (("request_cancellation", "mark_cancelled"), set()),

@@ -81,11 +81,48 @@ def test_cancellation_starts_compensation_and_ends_cancelled() -> None:
     assert order.compensation_step == "cancel"
 
 
-def test_cancel_is_refused_once_payment_is_captured() -> None:
+def test_cancel_after_capture_refunds_in_full_before_the_order_ends() -> None:
     order = drive(*FORWARD[:5])
-    assert not order.can_be_cancelled
-    with pytest.raises(InvalidTransition):
-        order.request_cancellation("too late")
+    assert order.can_be_cancelled
+    order.request_cancellation("changed my mind")
+    with pytest.raises(InvalidTransition, match="captured: refund it"):
+        order.void_payment()
+    with pytest.raises(InvalidTransition, match="still captured"):
+        order.mark_cancelled("changed my mind")
+    with pytest.raises(InvalidTransition, match="only 2999 of the capture is left"):
+        order.refund_payment("ref-1", order.total + 1, "changed my mind")
+    order.refund_payment("ref-1", order.total, "changed my mind")
+    order.cancel_shipment()
+    order.release_reservation()
+    order.mark_cancelled("changed my mind")
+    assert (order.status, order.captured_amount, order.refunded_total) == (
+        OrderStatus.CANCELLED, order.total, order.total
+    )  # fmt: skip
+
+
+def test_cancel_is_refused_once_the_order_ended() -> None:
+    for path in (FORWARD, ["fail"], ["request_cancellation", "mark_cancelled"]):
+        order = drive(*path)
+        assert (
+            order.cancellation_refusal == f"the order can no longer be cancelled ({order.status})"
+        )
+        with pytest.raises(InvalidTransition):
+            order.request_cancellation("too late")
+
+
+def test_an_in_doubt_capture_found_later_ends_the_stall_as_captured() -> None:
+    order = drive(*FORWARD[:4], "stall")
+    order.record_found_capture("cap-9", order.total)
+    assert order.status is OrderStatus.PAYMENT_CAPTURED and order.stalled_step is None
+    order.complete()
+    assert order.status is OrderStatus.COMPLETED
+
+
+def test_completion_needs_the_whole_total_charged() -> None:
+    order = drive(*FORWARD[:4], "stall")
+    order.record_found_capture("cap-9", order.total - 1)  # as the provider took it
+    with pytest.raises(InvalidTransition, match="2998 is charged, the total is 2999"):
+        order.complete()
 
 
 def test_compensation_for_a_step_never_done_is_refused() -> None:
@@ -125,8 +162,8 @@ def test_stalled_order_can_be_compensated_after_timeout() -> None:
     assert order.status is OrderStatus.FAILED
 
 
-def test_stall_after_capture_cannot_be_compensated_or_cancelled() -> None:
+def test_stall_after_capture_can_be_cancelled_but_not_compensated() -> None:
     order = drive(*FORWARD[:5], "stall")
-    assert not order.can_be_cancelled
+    assert order.can_be_cancelled
     with pytest.raises(InvalidTransition, match="already captured"):
         order.start_compensation("timeout", "send_notifications")

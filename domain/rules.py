@@ -1,0 +1,55 @@
+"""The saga's decisions that more than one place must take alike.
+
+The HTTP API (to answer 409 at once), the workflow's update validators (to accept or refuse an
+update) and the order aggregate (to record the event) all ask these functions, each with the
+state it knows, so they can never disagree about whether an order may be cancelled, retried or
+its amendment accepted. Each answers the reason for a refusal, or None when the action is allowed.
+"""
+
+from __future__ import annotations
+
+from domain.status import TERMINAL_STATUSES, OrderStatus
+
+S = OrderStatus
+
+
+def cancellation_refusal(status: OrderStatus, *, cancelling: bool = False) -> str | None:
+    """Why an order in `status` cannot be cancelled now, or None.
+
+    A cancel is accepted from checkout until the saga completes the order: before capture the
+    saga undoes its steps; after capture (or with a capture in doubt) it also refunds the capture
+    in full. `cancelling` is True once a cancel was accepted (the saga may not have recorded it
+    yet). Source: API.md, "Cancel: accepted until the parcel is dispatched" (post-sale cancels
+    of completed orders are decided by the post-sale workflow).
+    """
+    if status in TERMINAL_STATUSES:
+        return f"the order can no longer be cancelled ({status})"
+    if cancelling:
+        return "the order is already being cancelled"
+    if status is S.COMPENSATING:
+        return "the order is already being undone"
+    return None
+
+
+def retry_refusal(status: OrderStatus, *, retry_requested: bool, cancelling: bool) -> str | None:
+    """Why a saga's stalled step cannot be retried now, or None: only a stalled saga is retried,
+    once per stall, and never after a cancel was accepted (the cancel wins)."""
+    if status is not S.STALLED:
+        return f"the saga is not stalled ({status})"
+    if retry_requested:
+        return "a retry of the stalled step is already under way"
+    if cancelling:
+        return "the order is being cancelled"
+    return None
+
+
+def amendment_acceptance_refusal(
+    status: OrderStatus, *, amendment_pending: bool, cancelling: bool
+) -> str | None:
+    """Why the customer cannot accept the amended order now, or None: only while an offer is
+    pending, and not once a cancel (or the offer's expiry) was decided."""
+    if cancelling:
+        return "the order is being cancelled"
+    if status is not S.AWAITING_CUSTOMER or not amendment_pending:
+        return f"no amendment is pending ({status})"
+    return None
