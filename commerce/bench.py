@@ -66,7 +66,7 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
     # The bare workflow's sandbox re-imports its module per run too: same bytecode cache as the
     # children get (commerce.bench_app), so neither side compiles source per workflow.
     sys.dont_write_bytecode, sys.pycache_prefix = False, str(settings.data_dir / "pycache")
-    async with running_infrastructure(settings):
+    async with running_infrastructure(settings, throwaway=True):
         await migrate(settings)
         say("# servers up; event store appends ...")
         rows += await bench_event_store(settings.database_url, quick)

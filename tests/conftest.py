@@ -54,6 +54,7 @@ async def postgres_url(servers_dir: Path) -> AsyncIterator[str]:
         await conn.close()
     yield server.address
     await server.stop()
+    server.remove_cluster()  # as root it lives outside servers_dir (commerce.postgres_home)
 
 
 @pytest.fixture(scope="session")

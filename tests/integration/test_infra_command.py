@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -13,7 +15,7 @@ import pytest
 import redis.asyncio as redis
 from temporalio.client import Client
 
-from commerce.embedded import free_port
+from commerce.embedded import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +32,12 @@ def _environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
-async def _start_infra(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+async def _start_infra(
+    env: dict[str, str], cwd: Path | None = None
+) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "commerce.cli", "infra",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert process.stdout is not None
     addresses: dict[str, str] = {}
@@ -52,13 +56,16 @@ async def _stop(process: asyncio.subprocess.Process) -> int:
 
 
 def _children_of_data_dir(data_dir: Path) -> list[str]:
+    """Processes naming the data dir in their command line or environment (PostgreSQL run as its
+    system user names a cluster outside it, but inherits COMMERCE_DATA_DIR)."""
     found = []
-    for status in Path("/proc").glob("[0-9]*/cmdline"):
+    for process in Path("/proc").glob("[0-9]*"):
         try:
-            cmdline = status.read_bytes().replace(b"\0", b" ").decode()
+            cmdline = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (process / "environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if str(data_dir) in cmdline:
+        if str(data_dir) in cmdline or f"COMMERCE_DATA_DIR={data_dir}\0" in environ:
             found.append(cmdline)
     return found
 
@@ -141,3 +148,62 @@ async def test_infra_starts_a_crashed_postgres_again_on_the_same_data(tmp_path: 
         assert process.returncode is None
     finally:
         assert await _stop(process) == 0
+
+
+def _ancestry(path: Path) -> dict[str, tuple[int, int, int]]:
+    """Mode, owner and group of `path`'s every existing ancestor, from the root down."""
+    found = {}
+    for ancestor in [*reversed(path.absolute().parents), path.absolute()]:
+        if ancestor.exists():
+            st = ancestor.stat()
+            found[str(ancestor)] = (st.st_mode, st.st_uid, st.st_gid)
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as a system user only under root")
+async def test_infra_as_root_in_a_private_checkout_changes_no_ancestor(tmp_path: Path) -> None:
+    # A home like /root (0700) with a checkout in it, outside pytest's own directories.
+    home = Path(tempfile.mkdtemp(prefix="commerce-private-home-"))
+    checkout = home / "shop"
+    checkout.mkdir()
+    env = _environment(Path(".data"))  # the default, relative to the checkout, as `make run`
+    before = _ancestry(checkout / ".data")
+    try:
+        process, addresses = await _start_infra(env, cwd=checkout)
+        try:
+            conn = await asyncpg.connect(addresses["COMMERCE_DATABASE_URL"])
+            assert await conn.fetchval("SELECT current_user") == "postgres"
+            await conn.close()
+        finally:
+            assert await _stop(process) == 0
+        after = _ancestry(checkout / ".data")
+        assert {path: after[path] for path in before} == before
+    finally:
+        _remove_cluster(checkout / ".data")
+        shutil.rmtree(home)
+
+
+def _remove_cluster(data_dir: Path) -> None:
+    """As root the cluster lives outside the data dir; a test's is deleted with it."""
+    EmbeddedPostgres("postgres", data_dir / "postgres", 0).remove_cluster()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as a system user only under root")
+async def test_infra_as_root_refuses_in_one_line_a_cluster_out_of_its_users_reach() -> None:
+    # A cluster directory an earlier version made in place, inside a home like /root (0700).
+    home = Path(tempfile.mkdtemp(prefix="commerce-private-home-"))
+    try:
+        (home / "shop" / ".data" / "postgres" / "pgdata").mkdir(parents=True)
+        before = _ancestry(home / "shop" / ".data" / "postgres" / "pgdata")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "commerce.cli", "infra",
+            env=_environment(Path(".data")), cwd=home / "shop",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(process.communicate(), 90)
+        lines = err.decode().strip().splitlines()
+        assert process.returncode == 1
+        assert len(lines) == 1 and lines[0].startswith("commerce infra: COMMERCE_DATA_DIR: ")
+        assert _ancestry(home / "shop" / ".data" / "postgres" / "pgdata") == before
+    finally:
+        shutil.rmtree(home)
