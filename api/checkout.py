@@ -125,6 +125,7 @@ class Checkout:
             stall_timeout_s=settings.saga_stall_timeout_s,
             delivery_timeout_s=settings.delivery_timeout_s,
             amendment_timeout_s=settings.amendment_timeout_s,
+            cleanup_prompt_attempts=settings.saga_cleanup_attempts,
         )
         attributes = TypedSearchAttributes([
             SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.drills.stack import Stack
+from tests.ledgers import assert_ledgers_balance
 
 STEP_EVENTS = (
     "PaymentAuthorized",
@@ -339,3 +340,4 @@ async def assert_ledgers(stack: Stack, traffic: Traffic, sku: str, on_hand_befor
         f"stock (on_hand, reserved) is {stock}; expected"
         f" ({on_hand_before - traffic.units}, 0) after {traffic.units} unit(s) sold"
     )
+    await assert_ledgers_balance(pool, ids, {sku: on_hand_before})

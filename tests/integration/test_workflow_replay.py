@@ -32,10 +32,13 @@ from tests.integration.saga_support import (
     start_saga,
 )
 from tests.integration.unversioned_amendment import FailsWhereItOffered
+from tests.integration.unversioned_money_exact import CompensatesAsBeforeTheMoneyExactPatch
 from worker import sandbox_ports
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
+    UPDATE_CANCEL,
     UPDATE_CARRIER_EVENT,
+    CancelRequest,
     CarrierAnswer,
     CarrierReport,
     SagaPolicy,
@@ -54,6 +57,10 @@ AMENDMENT_CASES = ("amendment_accepted",)
 # Recorded after the undo-unrecorded-step patch: an authorization whose answer was lost, the
 # stall timing out, and the authorization found by its key and voided.
 LOST_ANSWER_CASES = ("lost_authorization_voided",)
+# Recorded after the money-exact patch: a capture whose answer was lost, then the customer's
+# cancel (resolved forward: recorded, refunded in full); and a cancel during a shipping outage
+# (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
+MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -131,6 +138,41 @@ async def test_record_lost_answer_history(temporal_client: Client, pool: asyncpg
     (HISTORIES / f"{LOST_ANSWER_CASES[0]}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_money_exact_histories(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    from tests.integration.test_money_exact import CapturesButLosesTheAnswer
+
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    ledger = SandboxLedger(pool)
+    lost = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    ports = dataclasses.replace(sandbox_ports(pool), payments=CapturesButLosesTheAnswer(ledger))
+    async with running_worker(clear, pool, ports) as queue:
+        saga = await start_saga(clear, queue, lost, "tok_ok")
+        while "SagaStalled" not in await event_types(pool, lost):
+            await asyncio.sleep(0.1)
+        await saga.execute_update(UPDATE_CANCEL, CancelRequest("changed my mind"))
+        await saga.result()
+    deferred = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    await ledger.set_available("shipping", False)
+    try:
+        async with running_worker(clear, pool) as queue:
+            later = await start_saga(clear, queue, deferred, "tok_ok")
+            while "SagaStalled" not in await event_types(pool, deferred):
+                await asyncio.sleep(0.1)
+            await later.execute_update(UPDATE_CANCEL, CancelRequest("changed my mind"))
+            while "OrderCancelled" not in await event_types(pool, deferred):
+                await asyncio.sleep(0.1)
+            await ledger.set_available("shipping", True)
+            await later.result()
+    finally:
+        await ledger.set_available("shipping", True)
+    for case, handle in zip(MONEY_EXACT_CASES, (saga, later), strict=True):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{case}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -144,7 +186,9 @@ def _replayer() -> Replayer:
     )
 
 
-@pytest.mark.parametrize("case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES])
+@pytest.mark.parametrize(
+    "case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES]
+)
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
@@ -160,3 +204,9 @@ async def test_dropping_the_amendment_branch_unversioned_fails_the_replay() -> N
     replayer = Replayer(workflows=[FailsWhereItOffered])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(AMENDMENT_CASES[0]))
+
+
+async def test_refunding_a_capture_without_the_patch_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[CompensatesAsBeforeTheMoneyExactPatch])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(MONEY_EXACT_CASES[0]))

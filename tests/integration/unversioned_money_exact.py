@@ -1,0 +1,23 @@
+"""The saga with the money-exact compensation swapped back without a patch, kept apart for the
+sandbox: replaying a saga recorded through the new path with it must fail."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contract import OrderFulfillmentInput, SagaOutcome
+    from workflows.order_fulfillment import OrderFulfillmentWorkflow
+    from workflows.saga_undo import SagaStopped
+
+
+@workflow.defn(name="OrderFulfillmentWorkflow")
+class CompensatesAsBeforeTheMoneyExactPatch(OrderFulfillmentWorkflow):
+    """Undoes a stalled saga as it did before the patch (void, no resolution, no refund)."""
+
+    @workflow.run
+    async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
+        return await super().run(order)
+
+    async def _compensate(self, done: list[str], stop: SagaStopped) -> SagaOutcome:
+        return await self._compensate_before_money_exact(done, stop)
