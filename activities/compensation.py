@@ -37,9 +37,10 @@ class CompensationActivities(OrderSteps):
     async def void_payment(self, step: StepInput) -> None:
         """Release the authorization; one that was captured is refunded instead, not voided."""
         order = await self._load(step.order_id)
-        if order.authorization_id and not order.payment_voided and order.capture_id is None:
+        authorization = order.authorization_to_void
+        if authorization and not order.payment_voided and order.capture_id is None:
             await self._ports.payments.void(
-                idempotency_key(order.order_id, "void"), order.order_id, order.authorization_id
+                idempotency_key(order.order_id, "void"), order.order_id, authorization
             )
             order.void_payment()
             await self._save(order)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import StepInput, StepResult
+from activities.inputs import ExpiryInput, PaymentActionOutcome, StepInput, StepResult
+from activities.providers import PaymentActionRequired
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
+from domain.status import OrderStatus
 
 
 def _done() -> StepResult:
@@ -17,20 +19,54 @@ class FulfillmentActivities(OrderSteps):
 
     @activity.defn(name="authorize_payment")
     async def authorize_payment(self, step: StepInput) -> StepResult:
+        """Authorize the total; when the gateway needs the customer first (3-D Secure), record
+        the payment action and answer `awaiting_payment` (the saga waits for the outcome)."""
         order = await self._load(step.order_id)
+        if order.status is OrderStatus.AWAITING_PAYMENT:
+            return StepResult(activity.info().attempt, awaiting_payment=True)
         if order.authorization_id is None:
-            with business_failures_are_final():
-                # The spending limit is held before any money moves (a repeat holds nothing more).
-                await self._ports.spending.hold(
-                    order.order_id, order.customer_id, order.currency, order.total
+            try:
+                with business_failures_are_final():
+                    # The spending limit is held before money moves (a repeat holds no more).
+                    await self._ports.spending.hold(
+                        order.order_id, order.customer_id, order.currency, order.total
+                    )
+                    authorization_id = await self._ports.payments.authorize(
+                        idempotency_key(order.order_id, "authorize"),
+                        order.order_id, order.total, order.currency, step.payment_token,
+                    )  # fmt: skip
+            except PaymentActionRequired as action:
+                order.require_payment_action(
+                    action.authorization_id, action.action_type, action.client_secret
                 )
-                authorization_id = await self._ports.payments.authorize(
-                    idempotency_key(order.order_id, "authorize"),
-                    order.order_id, order.total, order.currency, step.payment_token,
-                )  # fmt: skip
+                await self._save(order)
+                return StepResult(activity.info().attempt, awaiting_payment=True)
             order.authorize_payment(authorization_id, order.total)
             await self._save(order)
         return _done()
+
+    @activity.defn(name="check_payment_action")
+    async def check_payment_action(self, step: StepInput) -> PaymentActionOutcome:
+        """Ask the gateway how a payment awaiting the customer stands; an authorization is
+        recorded (the amount must be the order's total)."""
+        order = await self._load(step.order_id)
+        action = order.payment_action
+        if order.authorization_id is not None or action is None:
+            return PaymentActionOutcome("authorized")
+        state = await self._ports.payments.authorization_state(
+            order.order_id, action.authorization_id
+        )
+        if state.status == "authorized":
+            order.authorize_payment(action.authorization_id, state.amount)
+            await self._save(order)
+        return PaymentActionOutcome(state.status, state.reason)
+
+    @activity.defn(name="expire_payment_action")
+    async def expire_payment_action(self, expiry: ExpiryInput) -> None:
+        order = await self._load(expiry.order_id)
+        if order.status is OrderStatus.AWAITING_PAYMENT and not order.payment_action_expired:
+            order.expire_payment_action(expiry.timeout_s)
+            await self._save(order)
 
     @activity.defn(name="reserve_inventory")
     async def reserve_inventory(self, step: StepInput) -> StepResult:

@@ -26,6 +26,24 @@ class StepInput:
 @dataclass
 class StepResult:
     attempt: int
+    awaiting_payment: bool = False  # the gateway needs the customer first (3-D Secure)
+
+
+@dataclass
+class PaymentActionOutcome:
+    """Where a payment awaiting the customer stands: "authorized", "requires_action" or
+    "failed" (with `reason`)."""
+
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class ExpiryInput:
+    """Record that the customer did not act within `timeout_s` seconds."""
+
+    order_id: str
+    timeout_s: int
 
 
 @dataclass

@@ -38,6 +38,8 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     amendment = AmendmentActivities(ports)
     return [
         forward.authorize_payment,
+        forward.check_payment_action,
+        forward.expire_payment_action,
         forward.reserve_inventory,
         forward.create_shipment,
         forward.confirm_order,

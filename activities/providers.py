@@ -16,6 +16,28 @@ class ProviderUnavailable(Exception):
     """A transient provider failure (outage, timeout): Temporal retries the step with backoff."""
 
 
+class PaymentActionRequired(Exception):
+    """The gateway needs the customer to act (3-D Secure, SCA) before it authorizes:
+    `authorization_id` is the pending authorization (a PaymentIntent), `client_secret` what the
+    storefront completes it with, `action_type` what kind of action (e.g. "use_stripe_sdk")."""
+
+    def __init__(self, authorization_id: str, action_type: str, client_secret: str) -> None:
+        super().__init__(f"payment {authorization_id} needs the customer ({action_type})")
+        self.authorization_id = authorization_id
+        self.action_type = action_type
+        self.client_secret = client_secret
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationState:
+    """Where a pending authorization stands at the gateway: "authorized" (for `amount` minor
+    units), "requires_action" (the customer has not finished) or "failed" (with `reason`)."""
+
+    status: str
+    amount: int = 0
+    reason: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Capture:
     """A capture as the provider holds it: its reference and the amount taken (minor units)."""
@@ -34,7 +56,13 @@ class PaymentGateway(Protocol):
     async def authorize(
         self, key: str, order_id: str, amount: int, currency: str, payment_token: str
     ) -> str:
-        """Authorization id; raises PaymentDeclined or ProviderUnavailable."""
+        """Authorization id; raises PaymentDeclined, PaymentActionRequired (the customer must
+        act first; then `authorization_state` tells the outcome) or ProviderUnavailable."""
+        ...
+
+    async def authorization_state(self, order_id: str, authorization_id: str) -> AuthorizationState:
+        """Where an authorization that awaited the customer stands now (ProviderUnavailable
+        while the gateway cannot say)."""
         ...
 
     async def capture(self, key: str, order_id: str, authorization_id: str, amount: int) -> str:

@@ -6,7 +6,13 @@ process shares them and tests can count authorizations and captures per order.
 
 from __future__ import annotations
 
-from activities.providers import Capture, ProviderUnavailable, Shipment
+from activities.providers import (
+    AuthorizationState,
+    Capture,
+    PaymentActionRequired,
+    ProviderUnavailable,
+    Shipment,
+)
 from domain.errors import AddressRejected, CaptureDeclined, PaymentDeclined, RefundDeclined
 from domain.events import OrderLine, ShippingAddress
 from eventstore.sandbox import SandboxLedger
@@ -22,7 +28,8 @@ async def _ensure_up(ledger: SandboxLedger, provider: str) -> None:
 
 class SandboxPayments:
     """`tok_decline` declines, `tok_capture_decline` declines at capture, `tok_flaky` fails
-    transiently twice before authorizing; any other `tok_` value succeeds."""
+    transiently twice before authorizing, `tok_3ds` needs the customer to pass 3-D Secure first
+    (settled by the sandbox control); any other `tok_` value succeeds."""
 
     def __init__(self, ledger: SandboxLedger) -> None:
         self._ledger = ledger
@@ -35,9 +42,24 @@ class SandboxPayments:
             raise PaymentDeclined("the card was declined")
         if payment_token == "tok_flaky" and await self._ledger.count_call(key) <= FLAKY_FAILURES:
             raise ProviderUnavailable("payment gateway timed out")
-        return await self._ledger.record(
+        reference = await self._ledger.record(
             key, "payment", "authorize", order_id, amount, detail=payment_token
         )
+        if payment_token == "tok_3ds":
+            status, reason = await self._ledger.payment_action(reference, order_id)
+            if status == "failed":
+                raise PaymentDeclined(reason)
+            if status == "requires_action":
+                raise PaymentActionRequired(reference, "use_stripe_sdk", f"{reference}_secret")
+        return reference
+
+    async def authorization_state(self, order_id: str, authorization_id: str) -> AuthorizationState:
+        await _ensure_up(self._ledger, "payment")
+        action = await self._ledger.payment_action_of(authorization_id)
+        if action is None:
+            raise ProviderUnavailable(f"the sandbox gateway has no payment {authorization_id}")
+        status, reason, amount = action
+        return AuthorizationState(status, amount, reason)
 
     async def capture(self, key: str, order_id: str, authorization_id: str, amount: int) -> str:
         await _ensure_up(self._ledger, "payment")

@@ -126,6 +126,8 @@ class Checkout:
             delivery_timeout_s=settings.delivery_timeout_s,
             amendment_timeout_s=settings.amendment_timeout_s,
             cleanup_prompt_attempts=settings.saga_cleanup_attempts,
+            payment_action_timeout_s=settings.payment_action_timeout_s,
+            payment_recheck_s=settings.payment_recheck_s,
         )
         attributes = TypedSearchAttributes([
             SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),

@@ -52,6 +52,14 @@ class AmendmentPublic(BaseModel):
     currency: str
 
 
+class PaymentActionPublic(BaseModel):
+    """What the storefront completes while the order is awaiting_payment (3-D Secure): e.g.
+    Stripe.js `handleNextAction` with `client_secret`."""
+
+    type: str
+    client_secret: str
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -72,6 +80,7 @@ class OrderPublic(BaseModel):
     tracking_number: str | None
     shipment_status: str | None = None  # after completion: the carrier's last report, or overdue
     amendment: AmendmentPublic | None = None  # partial availability's offer, if one was made
+    payment_action: PaymentActionPublic | None = None  # while awaiting_payment
     refunded_total: int = 0  # minor units given back (a cancel after capture refunds in full)
     cancellation_requested: bool = False  # the customer's cancel was recorded
     created_at: datetime
@@ -102,12 +111,20 @@ class OrderPublic(BaseModel):
             tracking_number=order.tracking_number,
             shipment_status=None if order.shipment_status is None else str(order.shipment_status),
             amendment=_amendment(order),
+            payment_action=_payment_action(order),
             refunded_total=order.refunded_total,
             cancellation_requested=order.cancellation_reason is not None,
             created_at=recorded[0].recorded_at,
             updated_at=recorded[-1].recorded_at,
             history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],
         )
+
+
+def _payment_action(order: Order) -> PaymentActionPublic | None:
+    action = order.payment_action
+    if action is None or order.status != "awaiting_payment":
+        return None
+    return PaymentActionPublic(type=action.action_type, client_secret=action.client_secret)
 
 
 def _amendment(order: Order) -> AmendmentPublic | None:
@@ -128,7 +145,7 @@ def _amendment(order: Order) -> AmendmentPublic | None:
 
 def _facts(recorded: RecordedEvent) -> dict[str, Any]:
     """What an event adds to the history line; the order's own fields are shown above it."""
-    hidden = {"order_id", "lines", "shipping_address", "customer_id", "cart_id"}
+    hidden = {"order_id", "lines", "shipping_address", "customer_id", "cart_id", "client_secret"}
     return {k: v for k, v in recorded.data.items() if k not in hidden}
 
 

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     saga_stall_timeout_s: int = Field(default=86400, ge=1)
     # Undoing that waits on a provider is tried this often before the order ends without it.
     saga_cleanup_attempts: int = Field(default=3, ge=1)
+    # A payment awaiting the customer (3-D Secure) is cancelled with its order after this.
+    payment_action_timeout_s: int = Field(default=1800, ge=1)
+    # ...and re-checked at the gateway after this many seconds (doubling), should a webhook be lost.
+    payment_recheck_s: int = Field(default=10, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
     # Some lines out of stock: an amended order not accepted by then is cancelled.

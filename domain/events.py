@@ -19,7 +19,7 @@ from domain.amendment_events import (
 from domain.codec import decode
 from domain.errors import UnknownEventType
 from domain.event_base import DomainEvent
-from domain.payment_events import RefundIssued
+from domain.payment_events import PaymentActionExpired, PaymentActionRequired, RefundIssued
 from domain.saga_events import (
     CancellationRequested,
     CleanupCompleted,
@@ -63,6 +63,8 @@ __all__ = [
     "OrderFailed",
     "OrderLine",
     "OrderPlaced",
+    "PaymentActionExpired",
+    "PaymentActionRequired",
     "PaymentAuthorized",
     "PaymentCaptured",
     "PaymentReauthorized",
@@ -180,6 +182,8 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     RefundIssued,
     CleanupDeferred,
     CleanupCompleted,
+    PaymentActionRequired,
+    PaymentActionExpired,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

@@ -79,13 +79,29 @@ class Order(OrderState):
         return order
 
     def authorize_payment(self, authorization_id: str, amount: int) -> None:
-        self._require(ev.PaymentAuthorized, S.PENDING)
+        self._require(ev.PaymentAuthorized, S.PENDING, S.AWAITING_PAYMENT)
         self._require_total(amount)
         self._record(
             ev.PaymentAuthorized(
                 order_id=self.order_id, authorization_id=authorization_id, amount=amount
             )
         )
+
+    def require_payment_action(
+        self, authorization_id: str, action_type: str, client_secret: str
+    ) -> None:
+        """The provider asks the customer to act (3-D Secure) before it authorizes."""
+        self._require(ev.PaymentActionRequired, S.PENDING)
+        self._record(
+            ev.PaymentActionRequired(
+                order_id=self.order_id, authorization_id=authorization_id,
+                action_type=action_type, client_secret=client_secret,
+            )
+        )  # fmt: skip
+
+    def expire_payment_action(self, timeout_s: int) -> None:
+        self._require(ev.PaymentActionExpired, S.AWAITING_PAYMENT)
+        self._record(ev.PaymentActionExpired(order_id=self.order_id, timeout_s=timeout_s))
 
     def reserve_inventory(self, reservation_id: str) -> None:
         self._require(ev.InventoryReserved, S.PAYMENT_AUTHORIZED)
@@ -240,7 +256,7 @@ class Order(OrderState):
         self._record(ev.CompensationStarted(order_id=self.order_id, reason=reason, step="cancel"))
 
     def void_payment(self) -> None:
-        auth_id = self._undoable(ev.PaymentVoided, self.authorization_id, self.payment_voided)
+        auth_id = self._undoable(ev.PaymentVoided, self.authorization_to_void, self.payment_voided)
         captured = self.capture_id is not None
         self._refuse_if(captured, ev.PaymentVoided, "the authorization was captured: refund it")
         self._record(ev.PaymentVoided(order_id=self.order_id, authorization_id=auth_id))

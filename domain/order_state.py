@@ -27,6 +27,8 @@ from domain.events import (
     OrderConfirmed,
     OrderFailed,
     OrderPlaced,
+    PaymentActionExpired,
+    PaymentActionRequired,
     PaymentAuthorized,
     PaymentCaptured,
     PaymentVoided,
@@ -77,6 +79,9 @@ class OrderState:
         self.status = OrderStatus.PENDING
         self.version = 1
         self.authorization_id: str | None = None
+        # A payment action (3-D Secure) the customer completes before the provider authorizes.
+        self.payment_action: PaymentActionRequired | None = None
+        self.payment_action_expired = False
         self.authorized_amount: int | None = None
         self.superseded_authorization_id: str | None = None
         self.amendment: Amendment | None = None
@@ -120,6 +125,14 @@ class OrderState:
         return self.cancellation_refusal is None
 
     @property
+    def authorization_to_void(self) -> str | None:
+        """The provider's authorization to release: the recorded one, or one still awaiting the
+        customer's payment action."""
+        if self.authorization_id is not None:
+            return self.authorization_id
+        return None if self.payment_action is None else self.payment_action.authorization_id
+
+    @property
     def net_captured(self) -> int:
         """Money the customer is charged now: captured minus refunded, in minor units."""
         return self.captured_amount - self.refunded_total
@@ -154,6 +167,11 @@ class OrderState:
                 self.authorization_id = event.authorization_id
                 self.authorized_amount = event.amount
                 self.status = OrderStatus.PAYMENT_AUTHORIZED
+            case PaymentActionRequired():
+                self.payment_action = event
+                self.status = OrderStatus.AWAITING_PAYMENT
+            case PaymentActionExpired():
+                self.payment_action_expired = True
             case AmendmentProposed():
                 self.amendment = Amendment(
                     lines=event.lines,

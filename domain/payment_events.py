@@ -1,4 +1,4 @@
-"""Money given back after a capture."""
+"""Payments that need the customer (3-D Secure), and money given back after a capture."""
 
 from dataclasses import dataclass
 
@@ -13,3 +13,22 @@ class RefundIssued(DomainEvent):
     refund_id: str
     amount: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentActionRequired(DomainEvent):
+    """The payment provider needs the customer to act before it authorizes (3-D Secure, SCA):
+    the storefront completes `action_type` with `client_secret`; `authorization_id` is the
+    provider's pending authorization (a PaymentIntent), voided if the order does not go on."""
+
+    authorization_id: str
+    action_type: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentActionExpired(DomainEvent):
+    """The customer did not complete the payment action within `timeout_s`; the order is
+    cancelled."""
+
+    timeout_s: int

@@ -18,6 +18,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     STALLED = "stalled"
     AWAITING_CUSTOMER = "awaiting_customer"  # an amended order (partial stock) awaits an answer
+    AWAITING_PAYMENT = "awaiting_payment"  # the customer completes a payment action (3-D Secure)
 
 
 TERMINAL_STATUSES: frozenset[OrderStatus] = frozenset(
@@ -33,12 +34,13 @@ REVERSIBLE_STATUSES: frozenset[OrderStatus] = frozenset(
         OrderStatus.SHIPMENT_CREATED,
         OrderStatus.CONFIRMED,
         OrderStatus.AWAITING_CUSTOMER,
+        OrderStatus.AWAITING_PAYMENT,
     }
 )
 
 # Waiting for the customer is not a step: it times out on its own, it never stalls.
 STALLABLE_STATUSES: frozenset[OrderStatus] = (
-    REVERSIBLE_STATUSES - {OrderStatus.AWAITING_CUSTOMER}
+    REVERSIBLE_STATUSES - {OrderStatus.AWAITING_CUSTOMER, OrderStatus.AWAITING_PAYMENT}
 ) | {OrderStatus.PAYMENT_CAPTURED}
 
 

@@ -94,6 +94,39 @@ class SandboxLedger:
         )
         return None if value is None else str(value)
 
+    async def payment_action(self, authorization_id: str, order_id: str) -> tuple[str, str]:
+        """The (status, reason) of a payment that needs the customer; a new one requires action."""
+        row = await self._pool.fetchrow(
+            "INSERT INTO sandbox_payment_actions (authorization_id, order_id, status)"
+            " VALUES ($1, $2, 'requires_action') ON CONFLICT (authorization_id)"
+            " DO UPDATE SET authorization_id = EXCLUDED.authorization_id RETURNING status, reason",
+            authorization_id,
+            order_id,
+        )
+        assert row is not None
+        return str(row["status"]), str(row["reason"])
+
+    async def payment_action_of(self, authorization_id: str) -> tuple[str, str, int] | None:
+        """(status, reason, authorized amount) of a payment that needed the customer, if it did."""
+        row = await self._pool.fetchrow(
+            "SELECT a.status, a.reason, l.amount FROM sandbox_payment_actions a"
+            " JOIN sandbox_ledger l ON l.reference = a.authorization_id"
+            " WHERE a.authorization_id = $1",
+            authorization_id,
+        )
+        return None if row is None else (str(row["status"]), str(row["reason"]), row["amount"] or 0)
+
+    async def settle_payment_action(self, order_id: str, authenticated: bool) -> bool:
+        """The customer completed (or failed) the order's payment action; False when none waits."""
+        status = await self._pool.execute(
+            "UPDATE sandbox_payment_actions SET status = $2, reason = $3, updated_at = now()"
+            " WHERE order_id = $1 AND status = 'requires_action'",
+            order_id,
+            "authorized" if authenticated else "failed",
+            "" if authenticated else "the customer failed the 3-D Secure check",
+        )
+        return status != "UPDATE 0"
+
     async def operations(self, order_id: str) -> list[str]:
         rows = await self._pool.fetch(
             "SELECT operation FROM sandbox_ledger WHERE order_id = $1 ORDER BY created_at", order_id

@@ -36,6 +36,11 @@ ACCEPT_AMENDMENT = "accept_amendment"
 EXPIRE_AMENDMENT = "expire_amendment"
 REAUTHORIZE_PAYMENT = "reauthorize_payment"
 
+# Payments that need the customer (3-D Secure): the saga waits, re-checking with backoff.
+CHECK_PAYMENT_ACTION = "check_payment_action"
+EXPIRE_PAYMENT_ACTION = "expire_payment_action"
+SIGNAL_PAYMENT_UPDATED = "payment_updated"
+
 # Resolving a stalled step whose answer was lost, and undoing after a capture.
 RESOLVE_CAPTURE = "resolve_capture"
 UNDO_UNRECORDED_STEP = "undo_unrecorded_step"
@@ -76,6 +81,10 @@ class SagaPolicy:
     # Undoing that waits on a provider is tried this often before the order ends without it
     # (the rest goes on in the background: pending cleanup).
     cleanup_prompt_attempts: int = 3
+    # A payment awaiting the customer (3-D Secure): cancelled when not completed by then, and
+    # re-checked at the gateway after this many seconds (doubling), in case a webhook is lost.
+    payment_action_timeout_s: int = 1800
+    payment_recheck_s: int = 10
 
 
 @dataclass

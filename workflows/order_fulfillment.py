@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         REAUTHORIZE_PAYMENT,
         RESERVE_INVENTORY,
         SEND_NOTIFICATIONS,
+        SIGNAL_PAYMENT_UPDATED,
         SIGNAL_RETRY,
         STEPS,
         UPDATE_ACCEPT_AMENDMENT,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         StepView,
         shipment_workflow_id,
     )
+    from workflows.payment_action import PAYMENT_ACTION_PATCH, PaymentActionWait
     from workflows.saga_undo import (
         MONEY_EXACT_PATCH,
         STEP_TIMEOUT,
@@ -71,7 +73,7 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(second
 
 
 @workflow.defn
-class OrderFulfillmentWorkflow(SagaUndo):
+class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
     def __init__(self) -> None:
         self._steps = {name: StepView(name) for name in STEPS}
         self._status = "pending"
@@ -89,6 +91,7 @@ class OrderFulfillmentWorkflow(SagaUndo):
         self._stopping = False  # the forward path ended: only undoing (or its resolution) is left
         self._completing = False  # the last step, which completes the order, has begun
         self._pending_cleanup: list[str] = []
+        self._payment_updated = False  # the gateway told of a payment awaiting the customer
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
@@ -100,7 +103,9 @@ class OrderFulfillmentWorkflow(SagaUndo):
             for step, status_after in FORWARD:
                 self._stop_if_cancelled(step)
                 self._capture_started = step == CAPTURE_PAYMENT
-                await self._run_step(step)
+                result = await self._run_step(step)
+                if result.awaiting_payment and workflow.patched(PAYMENT_ACTION_PATCH):
+                    await self._await_payment_action()
                 done.append(step)
                 self._set_status(status_after)
             if self._money_exact:
@@ -207,13 +212,18 @@ class OrderFulfillmentWorkflow(SagaUndo):
         if refusal is not None:
             raise ApplicationError(refusal, type="NotStalled")
 
+    @workflow.signal(name=SIGNAL_PAYMENT_UPDATED)
+    def payment_updated(self) -> None:
+        """The gateway reported on a payment awaiting the customer (its webhook): check it now."""
+        self._payment_updated = True
+
     @workflow.signal(name=SIGNAL_RETRY)
     def retry_stalled_step(self) -> None:
         """The same as the retry update, for operators who send a signal from the Temporal UI."""
         if self._status == "stalled":
             self._retry_requested = True
 
-    async def _run_step(self, step: str, activity: str | None = None) -> None:
+    async def _run_step(self, step: str, activity: str | None = None) -> StepResult:
         """Run `step`'s activity (or `activity`, counted as that step) to success, stalling
         while its retry budget is spent; a business failure raises SagaStopped."""
         view = self._steps[step]
@@ -232,7 +242,7 @@ class OrderFulfillmentWorkflow(SagaUndo):
                 continue
             view.attempts += result.attempt
             view.status, view.finished_at, view.last_error = "succeeded", workflow.now(), None
-            return
+            return result
 
     async def _after_failed_attempts(self, view: StepView, error: ActivityError) -> None:
         """A business failure stops the saga; a spent retry budget stalls it."""

@@ -70,12 +70,20 @@ class SagaStopped(Exception):
     """The forward path ends here; compensation follows."""
 
     def __init__(
-        self, step: str, reason: str, cancelled: bool = False, unsettled: bool = False
+        self,
+        step: str,
+        reason: str,
+        cancelled: bool = False,
+        unsettled: bool = False,
+        effect_pending: bool = False,
     ) -> None:
         super().__init__(reason)
         self.step, self.reason, self.cancelled = step, reason, cancelled
         # The step stalled: it may have taken effect with its answer lost on the way back.
         self.unsettled = unsettled
+        # The step's effect exists though the step did not finish (a payment awaiting the
+        # customer): it is undone like a finished step's.
+        self.effect_pending = effect_pending
 
 
 @dataclass
@@ -109,6 +117,8 @@ class SagaUndo:
 
     async def _compensate(self, done: list[str], stop: SagaStopped) -> SagaOutcome:
         self._stopping = True
+        if stop.effect_pending and stop.step not in done:
+            done.append(stop.step)
         in_doubt = stop.unsettled and stop.step not in done
         if in_doubt and stop.step == CAPTURE_PAYMENT and not stop.cancelled:
             if await self._resolve_capture():

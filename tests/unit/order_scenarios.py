@@ -43,6 +43,8 @@ COMMANDS: dict[str, Command] = {
     "expire_amendment": lambda o: o.expire_amendment(86400),
     "reauthorize_payment": lambda o: o.reauthorize_payment("auth-2", o.total),
     "record_found_capture": lambda o: o.record_found_capture("cap-1", o.total),
+    "require_payment_action": lambda o: o.require_payment_action("pi-1", "3ds", "pi-1_secret"),
+    "expire_payment_action": lambda o: o.expire_payment_action(1800),
     "refund_payment": lambda o: o.refund_payment("ref-1", o.net_captured or 1, "cancelled"),
     "defer_cleanup": lambda o: o.defer_cleanup(["create_shipment"]),
     "complete_cleanup": lambda o: o.complete_cleanup(),
@@ -72,7 +74,11 @@ IN_DOUBT = "record_found_capture"
 
 # scenario name -> (commands that lead there, commands allowed there)
 SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "pending": ((), {"authorize_payment", "fail", *FORWARD_ONLY}),
+    "pending": ((), {"authorize_payment", "require_payment_action", "fail", *FORWARD_ONLY}),
+    "awaiting_payment": (
+        ("require_payment_action",),
+        {"authorize_payment", "expire_payment_action", "start_compensation", "request_cancellation"},
+    ),
     "payment_authorized": (
         tuple(FORWARD[:1]),
         {"reserve_inventory", "propose_amendment", *FORWARD_ONLY},
