@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     saga_step_max_attempts: int = Field(default=10, ge=1)
     saga_step_initial_retry_ms: int = Field(default=1000, ge=1)
     saga_stall_timeout_s: int = Field(default=86400, ge=1)
+    # A placed order whose checkout could not start its saga has one within this (the reconciler).
+    saga_reconcile_s: int = Field(default=30, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
     # Some lines out of stock: an amended order not accepted by then is cancelled.

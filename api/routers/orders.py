@@ -12,9 +12,10 @@ from api.auth import CustomerPrincipal, Principal
 from api.checkout import Checkout
 from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
 from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
-from api.problems import Problem
+from api.problems import Problem, temporal_unreachable
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository, order_stream
+from eventstore.saga_starts import SagaStarts
 from eventstore.store import EventStore
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
@@ -57,7 +58,7 @@ async def checkout(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> OrderPublic:
     """Turn the cart into an order and start its fulfilment saga (202; 200 on a repeat)."""
-    service = Checkout(Checkouts(pool), orders, carts, temporal, settings)
+    service = Checkout(Checkouts(pool), orders, carts, temporal, settings, SagaStarts(pool))
     result = await service.place(who.subject, body, idempotency_key or None)
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
     if result.replayed:
@@ -109,6 +110,8 @@ async def cancel_order(
     except WorkflowUpdateFailedError as refused:
         raise Problem(409, str(refused.cause or refused)) from refused
     except RPCError as error:
+        if temporal_unreachable(error):
+            raise  # a 503 to repeat, not a verdict on the saga
         raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
     return await _visible_order(orders, order_id, who)
 
@@ -127,5 +130,7 @@ async def accept_amendment(
     except WorkflowUpdateFailedError as refused:
         raise Problem(409, str(refused.cause or refused)) from refused
     except RPCError as error:
+        if temporal_unreachable(error):
+            raise  # a 503 to repeat, not a verdict on the saga
         raise Problem(409, f"order {order_id} has no running saga: {error.message}") from error
     return await _visible_order(orders, order_id, who)

@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
-from api.problems import Problem
+from api.problems import Problem, temporal_unreachable
 from commerce.settings import Settings
 from domain.status import OrderStatus
 from eventstore.read_models import OrderSummaries
@@ -115,9 +115,9 @@ async def list_sagas(
     try:
         await pages.fetch_next_page()
     except RPCError as error:
-        raise Problem(
-            422 if error.status == RPCStatusCode.INVALID_ARGUMENT else 503, error.message
-        ) from error
+        if error.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise  # unreachable: a 503 to repeat (api/problems.py); anything else is a 500
+        raise Problem(422, error.message) from error
     token = pages.next_page_token
     return SagaList(
         items=[_summary(e, settings) for e in pages.current_page or []],
@@ -178,12 +178,14 @@ async def retry_saga(
     except WorkflowUpdateFailedError as refused:
         raise Problem(409, str(refused.cause or refused)) from refused
     except RPCError as error:
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise  # Temporal is unreachable: a 503 to repeat
+        if temporal_unreachable(error):
+            raise  # a 503 to repeat
         # A saga that just finished refuses updates much like one that never was: ask.
         try:
             await handle.describe()
         except RPCError as missing:
+            if temporal_unreachable(missing):
+                raise
             raise Problem(404, f"no saga for order {order_id}") from missing
         raise Problem(
             409, f"the saga of order {order_id} is not stalled: {error.message}"

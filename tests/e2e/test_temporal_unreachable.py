@@ -48,7 +48,9 @@ async def _completed_order(
     return str(order["id"])
 
 
-def _calls(settings: Settings, who: Caller, admin: Caller, stranded: str, done: str) -> dict[str, Call]:
+def _calls(
+    settings: Settings, who: Caller, admin: Caller, stranded: str, done: str
+) -> dict[str, Call]:
     """The routes that need Temporal, each on an order it would act on when Temporal answers:
     `stranded` is pending with no saga, `done` completed."""
     secret = webhook_secret(settings)
