@@ -56,9 +56,12 @@ async def _reconciler_running(pool: asyncpg.Pool, client: Client) -> AsyncIterat
 
 
 async def _checkout_cut_off(
-    cut: CutApi, http: httpx.AsyncClient, customer: Caller, body: dict[str, Any]
-) -> str:
-    """Checkout through the API while its way to Temporal is cut; the placed order's id."""
+    cut: CutApi, http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct
+) -> tuple[str, dict[str, Any]]:
+    """Checkout of a new cart through the API while its way to Temporal is cut: the placed
+    order's id and the request's body."""
+    cart_id = await filled_cart(http, customer, (str((await create_product(stock=5))["sku"]), 2))
+    body = checkout_body(cart_id)
     await cut.proxy.cut()
     refused = await cut.http.post("/api/v1/orders/", json=body, headers=customer.headers)
     assert_unavailable({"checkout": refused})
@@ -67,19 +70,22 @@ async def _checkout_cut_off(
     assert order.json()["status"] == "pending"
     cart = await http.get(f"/api/v1/cart/{body['cart_id']}", headers=customer.headers)
     assert cart.json()["status"] == "converted"
-    return order_id
+    return order_id, body
 
 
 async def _assert_ran_once(
     temporal_client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, who: Caller, order_id: str
 ) -> None:
-    runs = [
-        execution.run_id
-        async for execution in temporal_client.list_workflows(
-            f"WorkflowId = '{order_workflow_id(order_id)}'"
-        )
-    ]
-    assert len(runs) == 1, runs
+    workflow_id = order_workflow_id(order_id)
+    latest = (await temporal_client.get_workflow_handle(workflow_id).describe()).run_id
+    runs: list[str] = []
+    for _ in range(100):  # visibility lags: wait until it lists the latest run
+        query = f"WorkflowId = '{workflow_id}'"
+        runs = [execution.run_id async for execution in temporal_client.list_workflows(query)]
+        if latest in runs:
+            break
+        await asyncio.sleep(0.1)
+    assert runs == [latest]
     order = (await http.get(f"/api/v1/orders/{order_id}", headers=who.headers)).json()
     recorded = Counter(entry["type"] for entry in order["history"])
     assert {step: recorded[step] for step in STEP_EVENTS} == dict.fromkeys(STEP_EVENTS, 1)
@@ -93,10 +99,8 @@ async def test_checkout_without_temporal_is_503_and_the_reconciler_starts_the_sa
     http: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool, temporal_client: Client,
     customer: Caller, create_product: CreateProduct,
 ) -> None:  # fmt: skip
-    cart_id = await filled_cart(http, customer, (str((await create_product(stock=5))["sku"]), 2))
-    body = checkout_body(cart_id)
     async with api_behind_proxy(settings) as cut:
-        order_id = await _checkout_cut_off(cut, http, customer, body)
+        order_id, body = await _checkout_cut_off(cut, http, customer, create_product)
         sealed = (await _outbox_row(pool, order_id))["sealed_input"]
         assert sealed and b"tok_ok" not in sealed and customer.subject.encode() not in sealed
         before = _started_by_reconciler()
@@ -125,10 +129,8 @@ async def test_a_repeat_of_the_checkout_starts_the_saga_and_the_reconciler_leave
     http: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool, temporal_client: Client,
     customer: Caller, create_product: CreateProduct,
 ) -> None:  # fmt: skip
-    cart_id = await filled_cart(http, customer, (str((await create_product(stock=5))["sku"]), 1))
-    body = checkout_body(cart_id)
     async with api_behind_proxy(settings) as cut:
-        order_id = await _checkout_cut_off(cut, http, customer, body)
+        order_id, body = await _checkout_cut_off(cut, http, customer, create_product)
 
         await cut.proxy.restore()
         repeat = await cut.http.post("/api/v1/orders/", json=body, headers=customer.headers)
