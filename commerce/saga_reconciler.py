@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from prometheus_client import Counter
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from commerce.payload_codec import UnknownPayloadKey
 from commerce.saga_start import SagaStart, start_saga, unseal
@@ -54,7 +55,6 @@ class SagaReconciler:
     def __init__(
         self, pool: asyncpg.Pool, client: Client, reconcile_s: float, page_size: int = 100
     ) -> None:
-        self._starts = SagaStarts(pool)
         self._client = client
         self._leadership = Leadership(pool, _LOCK_CLASS, _NAME)
         self._due_after_s = reconcile_s / 2
@@ -71,12 +71,15 @@ class SagaReconciler:
         done = Reconciled()
         if not await self._leadership.acquire():
             return done
-        page = await self._starts.due(self._due_after_s, self._page_size)
+        leader = self._leadership.connection
+        assert leader is not None
+        starts = SagaStarts(leader)
+        page = await starts.due(self._due_after_s, self._page_size)
         while page:
-            await self._reconcile_page(page, done)
+            await self._reconcile_page(starts, page, done)
             if len(page) < self._page_size:
                 break
-            page = await self._starts.due(self._due_after_s, self._page_size, after=page[-1])
+            page = await starts.due(self._due_after_s, self._page_size, after=page[-1])
         return done
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -86,8 +89,12 @@ class SagaReconciler:
             while not stop.is_set():
                 try:
                     await self.run_once()
-                except Exception:  # Temporal or PostgreSQL unreachable: the next pass retries
-                    log.exception("saga reconciliation failed; retrying")
+                except Exception as error:  # Temporal or PostgreSQL unreachable: retry later
+                    log.warning(
+                        "saga reconciliation failed; retrying in %.0f s: %s",
+                        self._interval_s, error or type(error).__name__,
+                        exc_info=not isinstance(error, RPCError),  # an outage needs no trace
+                    )  # fmt: skip
                     await self.close()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval_s)
@@ -98,16 +105,18 @@ class SagaReconciler:
         """Give up leadership."""
         await self._leadership.release()
 
-    async def _reconcile_page(self, page: list[PendingStart], done: Reconciled) -> None:
+    async def _reconcile_page(
+        self, starts: SagaStarts, page: list[PendingStart], done: Reconciled
+    ) -> None:
         this = Reconciled()
         try:
             outcomes = await asyncio.gather(
                 *(self._reconcile(pending, this) for pending in page), return_exceptions=True
             )
         finally:
-            await self._starts.mark_started(this.started, "reconciler")
-            await self._starts.mark_started(this.earlier, "earlier")
-            await self._starts.forget(this.unplaced)
+            await starts.mark_started(this.started, "reconciler")
+            await starts.mark_started(this.earlier, "earlier")
+            await starts.forget(this.unplaced)
             SAGAS_STARTED_BY_RECONCILER.inc(len(this.started))
             for name, order_ids in vars(this).items():
                 getattr(done, name).extend(order_ids)

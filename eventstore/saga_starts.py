@@ -38,7 +38,10 @@ class PendingStart:
 
 
 class SagaStarts:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """The outbox through a pool, or through one connection (the reconciler's leader's, so that
+    losing it, and with it leadership, fails the pass)."""
+
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
         self._pool = pool
 
     async def record(self, order_id: str, total: int, sealed_input: bytes) -> bool:

@@ -6,6 +6,7 @@ The outbox is shared by the whole session, so every assertion is about this test
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -235,20 +236,29 @@ async def test_a_temporal_it_cannot_reach_leaves_the_request_for_the_next_pass(
         client = await Client.connect(
             proxy.address,
             data_converter=temporal_client.data_converter,
-            retry_config=RetryConfig(max_elapsed_time_millis=500),
+            retry_config=RetryConfig(max_elapsed_time_millis=200),
         )
         reconciler = SagaReconciler(pool, client, reconcile_s=1)
+        await proxy.cut()
+        with pytest.raises(RPCError) as unreachable:
+            await reconciler.run_once()
+        assert unreachable.value.status == RPCStatusCode.UNAVAILABLE
+        assert await _row(pool, order_id) == (True, None)
+        await reconciler.close()
+
+        stop = asyncio.Event()
+        running = asyncio.create_task(reconciler.run_forever(stop))  # as the worker runs it
         try:
-            await proxy.cut()
-            with pytest.raises(RPCError) as unreachable:
-                await reconciler.run_once()
-            assert unreachable.value.status == RPCStatusCode.UNAVAILABLE
-            assert await _row(pool, order_id) == (True, None)
-
+            await asyncio.sleep(1.5)  # passes that fail, logged, and retried
+            assert await _row(pool, order_id) == (True, None) and not running.done()
             await proxy.restore()
-            done = await reconciler.run_once()
+            for _ in range(300):
+                if await _row(pool, order_id) != (True, None):
+                    break
+                await asyncio.sleep(0.1)
         finally:
-            await reconciler.close()
+            stop.set()
+            await running
 
-    assert order_id in done.started
+    assert await _row(pool, order_id) == (False, "reconciler")
     await temporal_client.get_workflow_handle(order_workflow_id(order_id)).result()
