@@ -1,4 +1,5 @@
-"""The Temporal worker process: the order saga's workflow and activities (`commerce worker`)."""
+"""The Temporal worker process: the order saga's workflow and activities, the projector and the
+saga reconciler (`commerce worker`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from activities.ports import SagaPorts, saga_activities
 from activities.refusals import DomainRefusalsAreFinal
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
+from commerce.saga_reconciler import SagaReconciler
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import configure_tracing
 from eventstore.inventory import Inventory
@@ -118,7 +120,11 @@ async def run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    projector = asyncio.create_task(Projector(pool).run_forever(stop))
+    reconciler = SagaReconciler(pool, client, settings.saga_reconcile_s)
+    leaders = [
+        asyncio.create_task(Projector(pool).run_forever(stop)),
+        asyncio.create_task(reconciler.run_forever(stop)),
+    ]
     try:
         async with build_worker(
             client, pool, max_cached_workflows=settings.worker_max_cached_workflows
@@ -126,9 +132,11 @@ async def run_worker(settings: Settings) -> int:
             log.info("worker polling task queue %s", TASK_QUEUE)
             await stop.wait()
     finally:
-        projector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await projector  # gives up projector leadership before the pool closes
+        for task in leaders:
+            task.cancel()
+        for task in leaders:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # gives up leadership before the pool closes
         await pool.close()
         if tracing:
             tracing.shutdown()  # flushes the spans still batched

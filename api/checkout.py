@@ -2,46 +2,38 @@
 per idempotency key, however often and however concurrently the request is sent.
 
 Every step is idempotent, so a repeated request finishes whatever an interrupted one left undone:
-claim the cart in PostgreSQL → append OrderPlaced → mark the cart converted → start the saga.
+claim the cart in PostgreSQL → record the saga's start request (sealed) in the saga-start outbox
+→ append OrderPlaced → mark the cart converted → start the saga → mark its start request. A saga
+that cannot start (Temporal unreachable: 503) is started by the worker's saga reconciler.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartView, EmptyCart
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
-from api.problems import Problem
+from api.problems import Problem, temporal_unreachable
+from commerce.saga_start import SagaStart, saga_policy, seal, start_saga
 from commerce.settings import Settings
 from commerce.telemetry import current_trace_id
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository
+from eventstore.saga_starts import SagaStarts
 from eventstore.store import RecordedEvent
-from workflows.contract import (
-    TASK_QUEUE,
-    OrderFulfillmentInput,
-    SagaPolicy,
-    order_workflow_id,
-)
+from workflows.contract import OrderFulfillmentInput
 
 _ORDER_IDS = uuid.UUID("6a0b5e7e-8a55-4c51-9d0f-3c2b7e1f4a90")
-WORKFLOW_TYPE = "OrderFulfillmentWorkflow"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +62,10 @@ class Checkout:
         carts: CartStore,
         temporal: Client,
         settings: Settings,
+        saga_starts: SagaStarts,
     ) -> None:
         self._checkouts = checkouts
+        self._saga_starts = saga_starts
         self._orders = orders
         self._carts = carts
         self._temporal = temporal
@@ -105,6 +99,8 @@ class Checkout:
     ) -> list[RecordedEvent]:
         # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
         order = _order_from_cart(order_id, customer_id, body, cart)
+        # Recorded before OrderPlaced, so that no order is ever placed without its start request.
+        saga = await self._record_saga_start(order, body.payment_token)
         await self._orders.save(order, _metadata(order_id, customer_id))
         try:
             await self._carts.convert(body.cart_id, customer_id, order_id)
@@ -112,40 +108,41 @@ class Checkout:
             if converted.order_id != order_id:
                 raise
         placed = await self._orders.history(order_id)
-        await self._start_saga(order_id, customer_id, body.payment_token, cart)
+        await self._start_saga(saga)
         return placed
 
-    async def _start_saga(
-        self, order_id: str, customer_id: str, payment_token: str, cart: CartView
-    ) -> None:
-        settings = self._settings
-        policy = SagaPolicy(
-            step_max_attempts=settings.saga_step_max_attempts,
-            step_initial_retry_ms=settings.saga_step_initial_retry_ms,
-            stall_timeout_s=settings.saga_stall_timeout_s,
-            delivery_timeout_s=settings.delivery_timeout_s,
-            amendment_timeout_s=settings.amendment_timeout_s,
-            cleanup_prompt_attempts=settings.saga_cleanup_attempts,
-            payment_action_timeout_s=settings.payment_action_timeout_s,
-            payment_recheck_s=settings.payment_recheck_s,
+    async def _record_saga_start(self, order: Order, payment_token: str) -> SagaStart | None:
+        """The saga's start request, kept sealed in the saga-start outbox; None when the saga is
+        known to have started (a repeat of this checkout), so Temporal need not be asked."""
+        start = SagaStart(
+            OrderFulfillmentInput(
+                order.order_id, order.customer_id, payment_token, saga_policy(self._settings)
+            ),
+            total=order.total,
         )
-        attributes = TypedSearchAttributes([
-            SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),
-            SearchAttributePair(SearchAttributeKey.for_keyword("CustomerId"), customer_id),
-            SearchAttributePair(SearchAttributeKey.for_int("OrderTotal"), cart.subtotal),
-        ])  # fmt: skip
+        sealed = await seal(self._temporal, start.input)
+        if await self._saga_starts.record(start.order_id, start.total, sealed):
+            return None
+        return start
+
+    async def _start_saga(self, start: SagaStart | None) -> None:
+        """Start the saga and mark its start request. Temporal unreachable: 503 naming the placed
+        order, whose saga the worker's reconciler starts unless a repeat of the request does."""
+        if start is None:
+            return
         try:
-            await self._temporal.start_workflow(
-                WORKFLOW_TYPE,
-                OrderFulfillmentInput(order_id, customer_id, payment_token, policy),
-                id=order_workflow_id(order_id),
-                task_queue=TASK_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=attributes,
-            )
-        except WorkflowAlreadyStartedError:
-            pass  # it ran to its end already: a late repeat of this checkout
+            await start_saga(self._temporal, start)
+        except Exception as error:
+            if not temporal_unreachable(error):
+                raise
+            log.warning("order %s placed, saga not started: %s", start.order_id, error)
+            problem = Problem(
+                503, "Temporal is briefly unavailable: the order is placed and its saga starts"
+                " by itself shortly; repeat the request to follow it", order_id=start.order_id,
+            )  # fmt: skip
+            problem.headers["Retry-After"] = "1"
+            raise problem from error
+        await self._saga_starts.mark_started([start.order_id], "checkout")
 
 
 def _metadata(order_id: str, customer_id: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.cart_store import CartAlreadyConverted, CartBusy, CartNotFound, EmptyCart, UnknownProduct
@@ -113,16 +114,27 @@ async def _on_mapped(request: Request, error: Exception) -> JSONResponse:
     return problem_response(status, str(error), **extra)
 
 
+def temporal_unreachable(error: BaseException) -> bool:
+    """True when a Temporal client call failed because Temporal could not be reached in time.
+
+    Routes that turn some RPCErrors into answers of their own (404, 409) re-raise these, so they
+    become a 503 here. The API's client connects lazily: until its first connection succeeds,
+    every call raises the SDK's RuntimeError "Failed client connect: ..." rather than an RPCError.
+    """
+    if isinstance(error, RPCError):
+        return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    if isinstance(error, RPCTimeoutOrCancelledError):  # an update's wait ran out
+        return True
+    return type(error) is RuntimeError and str(error).startswith("Failed client connect")
+
+
 def _unavailable_dependency(error: Exception) -> str | None:
     """The server a request could not reach (a restart, an outage), if that is what failed."""
     if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
         return "PostgreSQL"
     if isinstance(error, redis_errors.ConnectionError | redis_errors.TimeoutError):
         return "Redis"
-    if isinstance(error, RPCError) and error.status in (
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-    ):
+    if temporal_unreachable(error):
         return "Temporal"
     if isinstance(error, ConnectionError | TimeoutError):
         return "a server it depends on"

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client, Interceptor
+from temporalio.service import RetryConfig
 
 from commerce.payload_codec import data_converter_for
 from commerce.settings import Settings
+
+# An unreachable Temporal answers within a few seconds as a 503 to repeat, instead of holding the
+# request through the SDK's default 10 s of retries: a checkout's saga is started later by the
+# worker's reconciler anyway.
+TEMPORAL_RETRY = RetryConfig(max_interval_millis=1000, max_elapsed_time_millis=3000)
+TEMPORAL_CONNECT_TIMEOUT = timedelta(seconds=3)
 
 
 @dataclass
@@ -41,6 +49,8 @@ class Resources:
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             lazy=True,
+            retry_config=TEMPORAL_RETRY,
+            connect_timeout=TEMPORAL_CONNECT_TIMEOUT,
             interceptors=interceptors,
             data_converter=data_converter_for(settings),
         )

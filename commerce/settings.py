@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     payment_action_timeout_s: int = Field(default=1800, ge=1)
     # ...and re-checked at the gateway after this many seconds (doubling), should a webhook be lost.
     payment_recheck_s: int = Field(default=10, ge=1)
+    # A placed order whose checkout could not start its saga has one within this (the reconciler).
+    saga_reconcile_s: int = Field(default=30, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
     # Some lines out of stock: an amended order not accepted by then is cancelled.

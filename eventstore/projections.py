@@ -10,6 +10,7 @@ import asyncpg
 
 from domain import events as ev
 from domain.events import event_from_data
+from eventstore.leadership import Leadership
 from eventstore.projection_metrics import PROJECTOR_EVENTS, PROJECTOR_LAG
 from eventstore.read_models import PROJECTION, apply_to_read_models, projector_lag
 from eventstore.store import EventStore, RecordedEvent
@@ -40,11 +41,15 @@ class Projector:
         self._store = EventStore(pool)
         self._name = name
         self._batch_size = batch_size
-        self._leader: asyncpg.pool.PoolConnectionProxy | None = None
+        self._leadership = Leadership(pool, _LOCK_CLASS, name)
 
     @property
     def is_leader(self) -> bool:
-        return self._leader is not None
+        return self._leadership.connection is not None
+
+    @property
+    def _leader(self) -> asyncpg.pool.PoolConnectionProxy | None:
+        return self._leadership.connection
 
     async def run_once(self) -> int:
         """Apply the next batch if this projector leads; returns the number of events consumed."""
@@ -108,31 +113,15 @@ class Projector:
 
     async def close(self) -> None:
         """Give up leadership (the advisory lock) and the connection that holds it."""
-        conn, self._leader = self._leader, None
-        if conn is None:
-            return
-        with contextlib.suppress(Exception):  # a broken connection released its lock already
-            await conn.execute(
-                "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, self._name
-            )
-        await self._pool.release(conn)
+        await self._leadership.release()
 
     async def _lead(self) -> bool:
         if self._leader is not None:
             return True
-        conn = await self._pool.acquire()
-        try:
-            locked = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, self._name
-            )
-        except BaseException:
-            await self._pool.release(conn)
-            raise
-        if not locked:
-            await self._pool.release(conn)
+        if not await self._leadership.acquire():
             return False
-        self._leader = conn
-        await conn.execute(
+        assert self._leader is not None
+        await self._leader.execute(
             "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)"
             " ON CONFLICT (name) DO NOTHING",
             self._name,

@@ -16,6 +16,7 @@ from domain.rules import amendment_acceptance_refusal, cancellation_refusal
 from domain.status import OrderStatus
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository, order_stream
+from eventstore.saga_starts import SagaStarts
 from eventstore.store import EventStore
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
@@ -57,7 +58,7 @@ async def checkout(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> OrderPublic:
     """Turn the cart into an order and start its fulfilment saga (202; 200 on a repeat)."""
-    service = Checkout(Checkouts(pool), orders, carts, temporal, settings)
+    service = Checkout(Checkouts(pool), orders, carts, temporal, settings, SagaStarts(pool))
     result = await service.place(who.subject, body, idempotency_key or None)
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
     if result.replayed:

@@ -120,9 +120,9 @@ async def list_sagas(
     try:
         await pages.fetch_next_page()
     except RPCError as error:
-        raise Problem(
-            422 if error.status == RPCStatusCode.INVALID_ARGUMENT else 503, error.message
-        ) from error
+        if error.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise  # unreachable: a 503 to repeat (api/problems.py); anything else is a 500
+        raise Problem(422, error.message) from error
     token = pages.next_page_token
     return SagaList(
         items=[_summary(e, settings) for e in pages.current_page or []],

@@ -87,7 +87,7 @@ async def traced_order(
     app = create_app(settings, tracing)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("api.checkout.TASK_QUEUE", queue)
+            patch.setattr("commerce.saga_start.TASK_QUEUE", queue)
             async with (
                 app.router.lifespan_context(app),
                 httpx.AsyncClient(

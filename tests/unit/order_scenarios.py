@@ -77,7 +77,12 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "pending": ((), {"authorize_payment", "require_payment_action", "fail", *FORWARD_ONLY}),
     "awaiting_payment": (
         ("require_payment_action",),
-        {"authorize_payment", "expire_payment_action", "start_compensation", "request_cancellation"},
+        {
+            "authorize_payment",
+            "expire_payment_action",
+            "start_compensation",
+            "request_cancellation",
+        },
     ),
     "payment_authorized": (
         tuple(FORWARD[:1]),

@@ -1,0 +1,57 @@
+"""One leader among the worker processes for a background task (the projector, the saga
+reconciler): a PostgreSQL session advisory lock, held on one pooled connection while it leads.
+
+A leader that dies or loses its connection loses the lock with it, so another process takes over
+on its next try; nothing has to expire.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+
+class Leadership:
+    """Leadership of the task `name` in the lock namespace `lock_class` (an int per kind of task)."""
+
+    def __init__(self, pool: asyncpg.Pool, lock_class: int, name: str) -> None:
+        self._pool = pool
+        self._lock_class = lock_class
+        self._name = name
+        self._connection: PoolConnectionProxy | None = None
+
+    @property
+    def connection(self) -> PoolConnectionProxy | None:
+        """The connection holding the lock while this process leads, else None."""
+        return self._connection
+
+    async def acquire(self) -> bool:
+        """Lead if no other process does; True while this process leads."""
+        if self._connection is not None:
+            return True
+        conn = await self._pool.acquire()
+        try:
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", self._lock_class, self._name
+            )
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not locked:
+            await self._pool.release(conn)
+            return False
+        self._connection = conn
+        return True
+
+    async def release(self) -> None:
+        """Give up leadership (the lock) and the connection that holds it."""
+        conn, self._connection = self._connection, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # a broken connection released its lock already
+            await conn.execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))", self._lock_class, self._name
+            )
+        await self._pool.release(conn)
