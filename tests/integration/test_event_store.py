@@ -26,7 +26,7 @@ def store(pool: asyncpg.Pool) -> EventStore:
 
 async def test_appended_events_read_back_in_order_with_data_and_metadata(store: EventStore) -> None:
     stream = _stream()
-    events = [_event("OrderPlaced", total=1999), _event("PaymentAuthorized", amount=1999)]
+    events = [_event("AccountOpened", total=1999), _event("AccountCredited", amount=1999)]
 
     version = await store.append(stream, events, NO_STREAM)
 
