@@ -26,6 +26,7 @@ from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartVi
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem
+from commerce.customer_keys import customer_search_key
 from commerce.settings import Settings
 from commerce.telemetry import current_trace_id
 from domain.events import OrderLine, ShippingAddress
@@ -128,7 +129,7 @@ class Checkout:
         )
         attributes = TypedSearchAttributes([
             SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),
-            SearchAttributePair(SearchAttributeKey.for_keyword("CustomerId"), customer_id),
+            SearchAttributePair(SearchAttributeKey.for_keyword("CustomerId"), customer_search_key(settings, customer_id)),
             SearchAttributePair(SearchAttributeKey.for_int("OrderTotal"), cart.subtotal),
         ])  # fmt: skip
         try:
@@ -140,6 +141,7 @@ class Checkout:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=attributes,
+                memo={"customer_id": customer_id},  # sealed by the payload codec, unlike attributes
             )
         except WorkflowAlreadyStartedError:
             pass  # it ran to its end already: a late repeat of this checkout

@@ -9,7 +9,7 @@ import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client, Interceptor
 
-from commerce.payload_codec import data_converter_for
+from commerce.connections import connect_temporal
 from commerce.settings import Settings
 
 
@@ -37,13 +37,7 @@ class Resources:
                 timeout=10,
             )
         )
-        temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            lazy=True,
-            interceptors=interceptors,
-            data_converter=data_converter_for(settings),
-        )
+        temporal = await connect_temporal(settings, lazy=True, interceptors=interceptors)
         return cls(pool=pool, redis=client, temporal=temporal)
 
     async def close(self) -> None:
