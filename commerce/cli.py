@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -179,6 +181,12 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 
 
+# Commands that open a Temporal client and end: the SDK's core threads can abort the interpreter's
+# teardown (temporalio/sdk-python#300, "PyGILState_Release ... must be current"), so they leave
+# without it once their output is flushed.
+_ENDS_WITH_A_TEMPORAL_CLIENT = {"migrate"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -189,6 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     from commerce.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    code = _run(args, settings)
+    if args.command in _ENDS_WITH_A_TEMPORAL_CLIENT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return _COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:
