@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
+from functools import partial
 
 import asyncpg
 from prometheus_client import start_http_server
@@ -20,6 +21,7 @@ from activities.ports import SagaPorts, saga_activities
 from activities.refusals import DomainRefusalsAreFinal
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
+from commerce.customer_keys import customer_search_key
 from commerce.saga_reconciler import SagaReconciler
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import configure_tracing
@@ -120,7 +122,9 @@ async def run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    reconciler = SagaReconciler(pool, client, settings.saga_reconcile_s)
+    reconciler = SagaReconciler(
+        pool, client, settings.saga_reconcile_s, partial(customer_search_key, settings)
+    )
     leaders = [
         asyncio.create_task(Projector(pool).run_forever(stop)),
         asyncio.create_task(reconciler.run_forever(stop)),

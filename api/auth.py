@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -13,11 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import SettingsDep
 from api.problems import Problem
 from commerce.settings import Settings
-from commerce.tokens import signing_secret
+from commerce.tokens import InvalidToken, KeySetUnreachable, TokenVerifier
 
 CUSTOMER = "customer"
 ADMIN = "admin"
-_REQUIRED_CLAIMS = ["sub", "roles", "exp"]
 _bearer = HTTPBearer(auto_error=False, description="A JWT: `commerce token SUB [--role admin]`")
 
 
@@ -39,22 +37,25 @@ def _unauthorized(detail: str) -> Problem:
     return problem
 
 
-def _jwks_client(request: Request, settings: Settings) -> jwt.PyJWKClient:
-    """One JWKS client per app, so keys are fetched once and cached."""
-    client: jwt.PyJWKClient | None = getattr(request.app.state, "jwks_client", None)
-    if client is None:
-        assert settings.jwt_jwks_url
-        client = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True)
-        request.app.state.jwks_client = client
-    return client
+def token_verifier(request: Request, settings: Settings) -> TokenVerifier:
+    """One verifier per app, so the secret is read and the JWKS fetched once."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = request.app.state.token_verifier = TokenVerifier(settings)
+    return verifier
 
 
-async def _verification_key(request: Request, settings: Settings, token: str) -> tuple[Any, str]:
-    if settings.jwt_jwks_url and jwt.get_unverified_header(token).get("alg") == "RS256":
-        client = _jwks_client(request, settings)
-        signing_key = await run_in_threadpool(client.get_signing_key_from_jwt, token)
-        return signing_key.key, "RS256"
-    return signing_secret(settings), "HS256"
+async def verified_claims(verifier: TokenVerifier, token: str) -> dict[str, Any]:
+    """The token's claims; a 401 problem when it proves nothing, 503 when the JWKS is down."""
+    try:
+        if verifier.fetches_keys:
+            claims: dict[str, Any] = await run_in_threadpool(verifier.claims, token)
+            return claims
+        return verifier.claims(token)
+    except InvalidToken as error:
+        raise _unauthorized(str(error)) from error
+    except KeySetUnreachable as error:
+        raise Problem(503, str(error)) from error
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -74,23 +75,7 @@ async def authenticate(
     """Any caller with a valid bearer token; 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
-    token = credentials.credentials
-    try:
-        key, algorithm = await _verification_key(request, settings, token)
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[algorithm],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            options={"require": _REQUIRED_CLAIMS, "verify_aud": bool(settings.jwt_audience)},
-        )
-    except jwt.ExpiredSignatureError as error:
-        raise _unauthorized("the token has expired") from error
-    except jwt.PyJWKClientError as error:
-        raise _unauthorized("the token's signing key is unknown") from error
-    except jwt.InvalidTokenError as error:
-        raise _unauthorized(f"the token is invalid: {error}") from error
+    claims = await verified_claims(token_verifier(request, settings), credentials.credentials)
     return _principal(claims)
 
 

@@ -21,6 +21,7 @@ from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartVi
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem, temporal_unreachable
+from commerce.customer_keys import customer_search_key
 from commerce.saga_start import SagaStart, saga_policy, seal, start_saga
 from commerce.settings import Settings
 from commerce.telemetry import current_trace_id
@@ -119,6 +120,7 @@ class Checkout:
                 order.order_id, order.customer_id, payment_token, saga_policy(self._settings)
             ),
             total=order.total,
+            customer_key=customer_search_key(self._settings, order.customer_id),
         )
         sealed = await seal(self._temporal, start.input)
         if await self._saga_starts.record(start.order_id, start.total, sealed):

@@ -11,7 +11,7 @@ import redis.asyncio as redis
 from temporalio.client import Client, Interceptor
 from temporalio.service import RetryConfig
 
-from commerce.payload_codec import data_converter_for
+from commerce.connections import connect_temporal
 from commerce.settings import Settings
 
 # An unreachable Temporal answers within a few seconds as a 503 to repeat, instead of holding the
@@ -45,14 +45,12 @@ class Resources:
                 timeout=10,
             )
         )
-        temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
+        temporal = await connect_temporal(
+            settings,
             lazy=True,
             retry_config=TEMPORAL_RETRY,
             connect_timeout=TEMPORAL_CONNECT_TIMEOUT,
             interceptors=interceptors,
-            data_converter=data_converter_for(settings),
         )
         return cls(pool=pool, redis=client, temporal=temporal)
 

@@ -1,9 +1,12 @@
-"""The `commerce` command: infra, dev, api, worker, migrate, projector, projections, token, bench."""
+"""The `commerce` command: infra, dev, api, worker, migrate, projector, projections, token,
+customer-key, codec-server, bench."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -11,15 +14,17 @@ from pydantic import ValidationError
 
 from commerce.settings import Settings, get_settings
 
-_ENV_NAMES = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE"}
-
 
 def _setting_error(error: ValidationError) -> str:
+    """One line naming each bad setting (never its value: it may be a secret)."""
     problems = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "settings"
-        name = _ENV_NAMES.get(field, f"COMMERCE_{field.upper()}")
-        problems.append(f"{name}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        field = str(item["loc"][0]) if item["loc"] else None
+        if field in Settings.model_fields:
+            problems.append(f"{Settings.env_name(field)}: {message}")
+        else:  # a rule across settings: its message names them
+            problems.append(message)
     return "; ".join(problems)
 
 
@@ -49,10 +54,12 @@ def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    from commerce.connections import migrate
+    from commerce.connections import migrate, register_search_attributes
 
     applied = asyncio.run(migrate(settings))
     print(f"schema up to date ({len(applied)} migration(s) applied)")
+    added = asyncio.run(register_search_attributes(settings))
+    print(f"search attributes registered ({', '.join(added) or 'none missing'})")
     return 0
 
 
@@ -99,7 +106,18 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from commerce.tokens import mint_token
 
     roles = sorted({"customer", *args.role})
-    print(mint_token(settings, args.subject, roles, ttl_s=args.ttl))
+    try:
+        print(mint_token(settings, args.subject, roles, ttl_s=args.ttl))
+    except ValueError as error:
+        print(f"commerce token: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_customer_key(settings: Settings, args: argparse.Namespace) -> int:
+    from commerce.customer_keys import customer_search_key
+
+    print(customer_search_key(settings, args.subject))
     return 0
 
 
@@ -134,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("subject", help="customer id (the `sub` claim)")
     token.add_argument("--role", action="append", default=[], choices=["customer", "admin"])
     token.add_argument("--ttl", type=int, default=None, help="seconds until it expires")
+    customer_key = sub.add_parser(
+        "customer-key", help="print the CustomerId search attribute of a customer's sagas"
+    )
+    customer_key.add_argument("subject", help="customer id (the `sub` claim)")
     sub.add_parser("codec-server", help="the Temporal UI's remote codec: decrypts payloads for it")
     bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
     bench.add_argument("--quick", action="store_true", help="small counts, for CI")
@@ -154,8 +176,15 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "projections": _cmd_projections,
     "token": _cmd_token,
     "bench": _cmd_bench,
+    "customer-key": _cmd_customer_key,
     "codec-server": _cmd_codec_server,
 }
+
+
+# Commands that open a Temporal client and end: the SDK's core threads can abort the interpreter's
+# teardown (temporalio/sdk-python#300, "PyGILState_Release ... must be current"), so they leave
+# without it once their output is flushed.
+_ENDS_WITH_A_TEMPORAL_CLIENT = {"migrate"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     from commerce.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    code = _run(args, settings)
+    if args.command in _ENDS_WITH_A_TEMPORAL_CLIENT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return _COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:

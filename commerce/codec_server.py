@@ -2,85 +2,107 @@
 encrypted history in clear in the UI — and only there — without the keys ever leaving the shop.
 
 Temporal's remote codec protocol: POST /decode (and /encode) with `{"payloads": [...]}` in
-protobuf JSON, answered in the same shape.
+protobuf JSON, answered in the same shape. Who may call it:
+
+- production: a bearer token with the `admin` role, checked exactly as the API checks tokens
+  (signature, `exp`, `iss`/`aud` when set); the UI forwards the operator's token;
+- development: callers on this machine's loopback only, whatever address it binds (the dev UI
+  has no login).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import ipaddress
+from urllib.parse import urlsplit
 
-import jwt
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from api.problems import problem_response
-from commerce.payload_codec import codec_for
+from api.auth import require_admin
+from api.problems import Problem, install_problem_handlers
+from commerce.payload_codec import ENCODING, UndecryptablePayload, codec_for
 from commerce.settings import Settings
-from commerce.tokens import signing_secret
 
 
-def create_codec_app(
-    codec: PayloadCodec, ui_origin: str, require_token: Any | None = None
-) -> FastAPI:
-    """`require_token(authorization_header)` raises when the caller may not read payloads."""
-    app = FastAPI(title="Commerce payload codec", docs_url=None, redoc_url=None)
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and their IPv4-mapped forms; False for anything else or none."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+async def require_loopback(request: Request) -> None:
+    """Development: only a caller on this machine; 403 otherwise."""
+    if not is_loopback(request.client.host if request.client else None):
+        raise Problem(403, "the development codec server answers this machine's loopback only")
+
+
+def ui_origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL: what a browser sends as `Origin`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def create_codec_app(codec: PayloadCodec, settings: Settings) -> FastAPI:
+    """The codec endpoints, guarded for `settings.environment`; CORS for the Temporal UI only."""
+    guard = require_admin if settings.environment == "production" else require_loopback
+    app = FastAPI(title="Commerce payload codec", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    install_problem_handlers(app)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[ui_origin],
-        allow_methods=["POST", "OPTIONS"],
+        allow_origins=[ui_origin(settings.temporal_ui_url)],
+        allow_methods=["POST"],
         allow_headers=["content-type", "x-namespace", "authorization"],
-        allow_credentials=True,
     )
 
-    async def convert(request: Request, authorization: str | None, decode: bool) -> JSONResponse:
-        if require_token is not None:
-            try:
-                require_token(authorization)
-            except Exception as error:
-                return problem_response(401, f"not allowed to read payloads: {error}")
+    async def payloads_of(request: Request) -> Payloads:
         try:
-            payloads = json_format.Parse(await request.body(), Payloads())
+            return json_format.Parse(await request.body(), Payloads())
         except json_format.ParseError as error:
-            return problem_response(400, f"not a Payloads document: {error}")
-        converted = await (codec.decode if decode else codec.encode)(payloads.payloads)
-        body = json_format.MessageToDict(Payloads(payloads=converted))
-        return JSONResponse(body or {"payloads": []})
+            raise Problem(400, f"not a Payloads document: {error}") from error
 
-    @app.post("/decode")
-    async def decode(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
-        return await convert(request, authorization, decode=True)
+    @app.post("/decode", dependencies=[Depends(guard)])
+    async def decode(request: Request) -> JSONResponse:
+        payloads = (await payloads_of(request)).payloads
+        for index, payload in enumerate(payloads):
+            if payload.metadata.get("encoding") != ENCODING:
+                raise Problem(422, f"payload {index} is not encrypted: there is nothing to decode")
+        try:
+            decoded = await codec.decode(payloads)
+        except UndecryptablePayload as error:
+            raise Problem(422, str(error)) from error
+        return _answer(decoded)
 
-    @app.post("/encode")
-    async def encode(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
-        return await convert(request, authorization, decode=False)
+    @app.post("/encode", dependencies=[Depends(guard)])
+    async def encode(request: Request) -> JSONResponse:
+        return _answer(await codec.encode((await payloads_of(request)).payloads))
 
     return app
 
 
-def _admin_token_check(settings: Settings) -> Callable[[str | None], None]:
-    """Production: only an admin's bearer token may read payloads in clear."""
-
-    def check(authorization: str | None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise PermissionError("an admin bearer token is required")
-        claims = jwt.decode(token, signing_secret(settings), algorithms=["HS256"])
-        if "admin" not in claims.get("roles", []):
-            raise PermissionError("the token is not an admin's")
-
-    return check
+def _answer(payloads: object) -> JSONResponse:
+    body = json_format.MessageToDict(Payloads(payloads=payloads))  # type: ignore[arg-type]
+    return JSONResponse(body or {"payloads": []})
 
 
 def serve_codec(settings: Settings) -> None:
-    """`commerce codec-server`; in development it trusts loopback callers (the dev UI has no
-    login), in production it asks for an admin token (the UI forwards the operator's)."""
+    """`commerce codec-server` on `COMMERCE_API_HOST:COMMERCE_CODEC_PORT`. Proxy headers are not
+    trusted: the loopback rule reads the peer address itself."""
     import uvicorn
 
-    check = _admin_token_check(settings) if settings.environment == "production" else None
-    app = create_codec_app(codec_for(settings), settings.temporal_ui_url, check)
-    uvicorn.run(app, host=settings.api_host, port=settings.codec_port, log_config=None)
+    app = create_codec_app(codec_for(settings), settings)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.codec_port,
+        log_config=None,
+        proxy_headers=False,
+    )

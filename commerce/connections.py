@@ -6,8 +6,15 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from commerce.embedded import SEARCH_ATTRIBUTES
 from commerce.payload_codec import data_converter_for
 from commerce.settings import Settings
 
@@ -45,17 +52,69 @@ async def create_redis(settings: Settings) -> redis.Redis:
     return client
 
 
+def temporal_tls(settings: Settings) -> TLSConfig | bool | None:
+    """TLS to the Temporal frontend from `TEMPORAL_TLS*`: a client certificate (mTLS), a CA and a
+    server name when given; system roots with `TEMPORAL_TLS=true` alone; None = the SDK's
+    default (plain, or TLS when an API key is set)."""
+    paths = (
+        settings.temporal_tls_client_cert_path,
+        settings.temporal_tls_client_key_path,
+        settings.temporal_tls_server_ca_cert_path,
+    )
+    if not any(paths) and not settings.temporal_tls_server_name:
+        return True if settings.temporal_tls else None
+    cert, key, ca = (path.read_bytes() if path else None for path in paths)
+    return TLSConfig(
+        client_cert=cert,
+        client_private_key=key,
+        server_root_ca_cert=ca,
+        domain=settings.temporal_tls_server_name,
+    )
+
+
 async def connect_temporal(settings: Settings, **kwargs: Any) -> Client:
-    """A Temporal client whose payloads are encrypted with the shop's payload keys."""
+    """A Temporal client of the shop: payloads encrypted with its payload keys, TLS and API key
+    from the settings. With `lazy=True` it connects on first use."""
     kwargs.setdefault("data_converter", data_converter_for(settings))
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
+            tls=temporal_tls(settings),
+            api_key=settings.temporal_api_key,
             **kwargs,
         )
     except RuntimeError as error:
         raise Unreachable("TEMPORAL_ADDRESS", settings.temporal_address, error) from error
+
+
+async def register_search_attributes(settings: Settings) -> list[str]:
+    """Add the saga's search attributes the namespace lacks (idempotent); the names added."""
+    client = await connect_temporal(settings)
+    operator = client.operator_service
+    namespace = settings.temporal_namespace
+    missing: dict[str, IndexedValueType.ValueType] = {}
+    try:
+        listed = await operator.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = {
+            name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+            for name, kind in SEARCH_ATTRIBUTES.items()
+            if name not in listed.custom_attributes
+        }
+        if missing:
+            await operator.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+    except RPCError as error:
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise Unreachable("TEMPORAL_ADDRESS", settings.temporal_address, error) from error
+        raise RuntimeError(
+            f"TEMPORAL_NAMESPACE={namespace}: could not register the search attributes"
+            f" {sorted(missing) or sorted(SEARCH_ATTRIBUTES)}: {error.message}"
+        ) from error
+    return sorted(missing)
 
 
 async def migrate(settings: Settings) -> list[str]:

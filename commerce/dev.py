@@ -37,7 +37,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env["COMMERCE_DATA_DIR"] = str(settings.data_dir.resolve())
     # Decided here, once, so children starting together never race to make different keys.
     env["COMMERCE_PAYLOAD_KEYS"] = payload_key_spec(settings)
-    env["COMMERCE_JWT_SECRET"] = signing_secret(settings)
+    if jwt_secret := signing_secret(settings):  # none in JWKS mode
+        env["COMMERCE_JWT_SECRET"] = jwt_secret
     return env
 
 

@@ -11,11 +11,17 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 from commerce.kept_secrets import kept_secret
+from commerce.secret_rules import HINT, is_published, weakness
 
 if TYPE_CHECKING:
     from commerce.settings import Settings
@@ -25,7 +31,12 @@ KEY_ID = "encryption-key-id"
 _NONCE_BYTES = 12
 
 
-class UnknownPayloadKey(KeyError):
+class UndecryptablePayload(ValueError):
+    """A payload marked encrypted that this process cannot open: tampered, or sealed with a key
+    it was not given."""
+
+
+class UnknownPayloadKey(UndecryptablePayload):
     """A payload was encrypted with a key this process was not given."""
 
 
@@ -42,6 +53,22 @@ def parse_keys(spec: str) -> dict[str, bytes]:
             raise ValueError(f"key {key_id!r} must be named and 16, 24 or 32 bytes long")
         keys[key_id] = key
     return keys
+
+
+def key_spec_weakness(spec: str) -> str | None:
+    """Why a `COMMERCE_PAYLOAD_KEYS` value is unfit for production, or None: a key published in
+    this repository, one byte repeated (an all-zero key), or otherwise guessable."""
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key_id, _, encoded = item.partition(":")
+        if is_published(encoded):
+            return f"key {key_id!r} is published in this repository; {_KEY_HINT}"
+        reason = weakness(base64.b64decode(encoded), 16)
+        if reason:
+            return f"key {key_id!r} {reason}; {_KEY_HINT}"
+    return None
+
+
+_KEY_HINT = HINT.replace("-hex 32", "-base64 32")
 
 
 def new_key_spec(key_id: str) -> str:
@@ -77,18 +104,31 @@ class EncryptionCodec(PayloadCodec):
             if payload.metadata.get("encoding") != ENCODING:
                 decoded.append(payload)  # written before encryption was on
                 continue
-            key_id = payload.metadata[KEY_ID].decode()
-            cipher = self._ciphers.get(key_id)
-            if cipher is None:
-                raise UnknownPayloadKey(f"payload key {key_id!r} is not configured")
-            nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
-            decoded.append(Payload.FromString(cipher.decrypt(nonce, sealed, key_id.encode())))
+            decoded.append(self._open(payload))
         return decoded
+
+    def _open(self, payload: Payload) -> Payload:
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise UnknownPayloadKey(f"payload key {key_id!r} is not configured")
+        nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
+        try:
+            return Payload.FromString(cipher.decrypt(nonce, sealed, key_id.encode()))
+        except InvalidTag as error:
+            raise UndecryptablePayload(
+                f"a payload sealed with key {key_id!r} was altered"
+            ) from error
 
 
 def encrypted_data_converter(codec: PayloadCodec) -> DataConverter:
-    """The default converter, with every payload passed through `codec`."""
-    return dataclasses.replace(DataConverter.default, payload_codec=codec)
+    """The default converter, with every payload passed through `codec`; failures' messages and
+    stack traces go into an encoded attribute too (the history shows "Encoded failure")."""
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def payload_key_spec(settings: Settings) -> str:

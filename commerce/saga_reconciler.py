@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -53,9 +54,15 @@ class SagaReconciler:
     seconds; a pass goes through all of them, `page_size` at a time, started concurrently."""
 
     def __init__(
-        self, pool: asyncpg.Pool, client: Client, reconcile_s: float, page_size: int = 100
+        self,
+        pool: asyncpg.Pool,
+        client: Client,
+        reconcile_s: float,
+        customer_key: Callable[[str], str],
+        page_size: int = 100,
     ) -> None:
         self._client = client
+        self._customer_key = customer_key  # the CustomerId search attribute of a customer id
         self._leadership = Leadership(pool, _LOCK_CLASS, _NAME)
         self._due_after_s = reconcile_s / 2
         self._interval_s = reconcile_s / 2
@@ -143,7 +150,8 @@ class SagaReconciler:
             )  # fmt: skip
             done.unreadable.append(order_id)
             return
-        if await start_saga(self._client, SagaStart(saga_input, pending.total)):
+        start = SagaStart(saga_input, pending.total, self._customer_key(saga_input.customer_id))
+        if await start_saga(self._client, start):
             log.info("started the saga of order %s", order_id, extra={"order_id": order_id})
             done.started.append(order_id)
         else:

@@ -36,10 +36,12 @@ _TOTAL = SearchAttributeKey.for_int("OrderTotal")
 
 @dataclass(frozen=True, slots=True)
 class SagaStart:
-    """What starts an order's saga: its input and the order total (minor units) it is listed by."""
+    """What starts an order's saga: its input, and what it is listed by: the order total (minor
+    units) and the customer's search key (commerce/customer_keys.py, never the raw id)."""
 
     input: OrderFulfillmentInput
     total: int
+    customer_key: str
 
     @property
     def order_id(self) -> str:
@@ -69,7 +71,7 @@ async def start_saga(client: Client, start: SagaStart) -> bool:
     """
     attributes = TypedSearchAttributes([
         SearchAttributePair(_STATUS, "pending"),
-        SearchAttributePair(_CUSTOMER, start.input.customer_id),
+        SearchAttributePair(_CUSTOMER, start.customer_key),
         SearchAttributePair(_TOTAL, start.total),
     ])  # fmt: skip
     try:
@@ -81,6 +83,7 @@ async def start_saga(client: Client, start: SagaStart) -> bool:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=attributes,
+            memo={"customer_id": start.input.customer_id},  # sealed by the codec, unlike attributes
         )
     except WorkflowAlreadyStartedError:
         return False

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+from commerce.secret_rules import SecretSetting
 
 EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_REDIS_PORT = 56379
 EMBEDDED_TEMPORAL_PORT = 7233
 EMBEDDED_TEMPORAL_UI_PORT = 8233
+
+
+# Production refuses to start without these (the JWT secret or JWKS URL is checked apart).
+_REQUIRED_IN_PRODUCTION = ("payload_keys", "jwt_audience", "jwt_issuer", "customer_key_secret")
+
+
+def _temporal(name: str) -> AliasChoices:
+    return AliasChoices(f"TEMPORAL_{name}", f"COMMERCE_TEMPORAL_{name}")
+
+
+def _payload_keys_weakness(spec: str) -> str | None:
+    from commerce.payload_codec import key_spec_weakness
+
+    return key_spec_weakness(spec)
 
 
 class Settings(BaseSettings):
@@ -46,6 +60,23 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "COMMERCE_TEMPORAL_NAMESPACE"),
     )
     temporal_ui_url: str = ""
+    # Temporal TLS and API key: the names the `temporal` CLI reads too. TLS is on when any is set.
+    temporal_tls: bool = Field(default=False, validation_alias=_temporal("TLS"))
+    temporal_tls_client_cert_path: Path | None = Field(
+        default=None, validation_alias=_temporal("TLS_CLIENT_CERT_PATH")
+    )
+    temporal_tls_client_key_path: Path | None = Field(
+        default=None, validation_alias=_temporal("TLS_CLIENT_KEY_PATH")
+    )
+    temporal_tls_server_ca_cert_path: Path | None = Field(
+        default=None, validation_alias=_temporal("TLS_SERVER_CA_CERT_PATH")
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, validation_alias=_temporal("TLS_SERVER_NAME")
+    )
+    temporal_api_key: Annotated[str | None, SecretSetting()] = Field(
+        default=None, validation_alias=_temporal("API_KEY")
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8084, ge=1, le=65535)
@@ -60,10 +91,14 @@ class Settings(BaseSettings):
     )
     otel_service_name: str = Field(default="", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
-    jwt_secret: str | None = None
+    # Secret settings are `SecretSetting`: production refuses weak or published values.
+    jwt_secret: Annotated[str | None, SecretSetting()] = None
     # Temporal payload encryption: "key-id:base64-key,..." and which id new payloads use.
     # Unset in development: one key is generated and kept in the data dir.
-    payload_keys: str | None = None
+    payload_keys: Annotated[str | None, SecretSetting(check=_payload_keys_weakness)] = None
+    # HMAC key of the CustomerId search attribute (a keyed hash, not the customer id). Never
+    # change it: sagas started before would no longer be found by their customer.
+    customer_key_secret: Annotated[str | None, SecretSetting()] = None
     payload_active_key: str | None = None
     codec_port: int = Field(default=8089, ge=1, le=65535)
     jwt_jwks_url: str | None = None
@@ -90,7 +125,7 @@ class Settings(BaseSettings):
     amendment_timeout_s: int = Field(default=86400, ge=1)
     # HMAC-SHA256 key of the carrier webhook. Unset: generated in the data dir in development;
     # in production the webhook answers 503 until it is set.
-    carrier_webhook_secret: str | None = None
+    carrier_webhook_secret: Annotated[str | None, SecretSetting()] = None
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -141,15 +176,59 @@ class Settings(BaseSettings):
             parse_keys(spec)  # a malformed key fails at start, naming this setting
         return spec
 
+    @field_validator(
+        "temporal_tls_client_cert_path",
+        "temporal_tls_client_key_path",
+        "temporal_tls_server_ca_cert_path",
+    )
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{path} is not a readable file")
+        return path
+
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> Settings:
-        if self.environment == "production" and not (self.jwt_secret or self.jwt_jwks_url):
-            raise ValueError("production needs COMMERCE_JWT_SECRET or COMMERCE_JWT_JWKS_URL")
-        if self.environment == "production" and not self.payload_keys:
-            raise ValueError("production needs COMMERCE_PAYLOAD_KEYS (Temporal payload encryption)")
-        if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError("COMMERCE_JWT_SECRET is the development default")
+    def _one_way_to_check_tokens(self) -> Settings:
+        if self.jwt_secret and self.jwt_jwks_url:
+            raise ValueError(
+                "COMMERCE_JWT_SECRET: leave it unset with COMMERCE_JWT_JWKS_URL"
+                " (tokens are then checked against the key set alone)"
+            )
+        if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        """Production refuses to start without its secrets or with a weak one, in one line
+        naming each setting; the value itself is never repeated."""
+        if self.environment != "production":
+            return self
+        problems = []
+        if not (self.jwt_secret or self.jwt_jwks_url):
+            problems.append("COMMERCE_JWT_SECRET or COMMERCE_JWT_JWKS_URL: required in production")
+        for name in _REQUIRED_IN_PRODUCTION:
+            if not getattr(self, name):
+                problems.append(f"{self.env_name(name)}: required in production")
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            for rule in (m for m in field.metadata if isinstance(m, SecretSetting)):
+                reason = rule.weakness(value) if value else None
+                if reason:
+                    problems.append(f"{self.env_name(name)}: {reason}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable a field is read from (its first alias, else COMMERCE_*)."""
+        alias = cls.model_fields[field_name].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"COMMERCE_{field_name.upper()}"
 
     def is_external(self, name: str) -> bool:
         """True when the operator named this server, so no embedded one is started for it."""

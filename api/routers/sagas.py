@@ -28,7 +28,6 @@ from workflows.contract import QUERY_SAGA, UPDATE_RETRY, SagaView, order_workflo
 router = APIRouter(prefix="/api/v1/admin/sagas", tags=["admin: sagas"])
 
 _STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-_CUSTOMER = SearchAttributeKey.for_keyword("CustomerId")
 _TOTAL = SearchAttributeKey.for_int("OrderTotal")
 _PREFIX = order_workflow_id("")
 
@@ -79,14 +78,14 @@ def ui_url(settings: Settings, workflow_id: str, run_id: str) -> str:
     )
 
 
-def _summary(execution: WorkflowExecution, settings: Settings) -> SagaSummary:
+async def _summary(execution: WorkflowExecution, settings: Settings) -> SagaSummary:
     attributes = execution.typed_search_attributes
     return SagaSummary(
         order_id=execution.id.removeprefix(_PREFIX),
         workflow_id=execution.id,
         run_id=execution.run_id,
         status=attributes.get(_STATUS),
-        customer_id=attributes.get(_CUSTOMER),
+        customer_id=(await execution.memo()).get("customer_id"),  # CustomerId is a keyed hash
         total=attributes.get(_TOTAL),
         started_at=execution.start_time,
         closed_at=execution.close_time,
@@ -125,7 +124,7 @@ async def list_sagas(
         raise Problem(422, error.message) from error
     token = pages.next_page_token
     return SagaList(
-        items=[_summary(e, settings) for e in pages.current_page or []],
+        items=[await _summary(e, settings) for e in pages.current_page or []],
         next_cursor=base64.urlsafe_b64encode(token).decode() if token else None,
     )
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
+from commerce.embedded import SEARCH_ATTRIBUTES
 from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings
 from tests.deploy.support import DEPLOY, REPO, is_known_env
@@ -19,9 +22,20 @@ ALL_SERVICES = {
 }  # fmt: skip
 REQUIRED_APP_ENV = {
     "COMMERCE_DATABASE_URL", "COMMERCE_REDIS_URL", "TEMPORAL_ADDRESS",
-    "COMMERCE_ENVIRONMENT", "COMMERCE_JWT_SECRET",
+    "COMMERCE_ENVIRONMENT", "COMMERCE_JWT_SECRET", "COMMERCE_PAYLOAD_KEYS",
+    "COMMERCE_CUSTOMER_KEY_SECRET", "COMMERCE_JWT_ISSUER", "COMMERCE_JWT_AUDIENCE",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
 }  # fmt: skip
+# What the operator exports before `docker compose up` (README, "Docker Compose").
+OPERATOR_SECRETS = {
+    "COMMERCE_JWT_SECRET": secrets.token_hex(32),
+    "COMMERCE_PAYLOAD_KEYS": new_key_spec("k1"),
+    "COMMERCE_CUSTOMER_KEY_SECRET": secrets.token_hex(32),
+    "POSTGRES_PASSWORD": secrets.token_hex(24),
+    "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(16),
+}
+# Variables whose value is a secret: compose must take them from the operator, with no default.
+_SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|_KEYS?$|API_KEY")
 # Jaeger's OTLP receivers, by the protocol the exporter speaks.
 OTLP_PORTS = {"grpc": "http://jaeger:4317", "http/protobuf": "http://jaeger:4318"}
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
@@ -139,9 +153,44 @@ def test_worker_has_no_host_port_so_it_scales(services: dict[str, Any]) -> None:
 
 
 def test_ui_ports(services: dict[str, Any]) -> None:
-    assert "8233:8080" in services["temporal-ui"]["ports"]
-    assert "16686:16686" in services["jaeger"]["ports"]
+    assert "127.0.0.1:8233:8080" in services["temporal-ui"]["ports"]
+    assert "127.0.0.1:16686:16686" in services["jaeger"]["ports"]
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def test_only_the_api_listens_beyond_this_machine(services: dict[str, Any]) -> None:
+    for name in ("postgres", "redis", "worker", "migrate"):
+        assert "ports" not in services[name], f"{name} publishes a host port"
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if name == "api":
+                assert port == "8084:8084"
+            else:
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} to all"
+    assert {"temporal", "temporal-ui", "grafana", "codec"} <= {
+        name for name, service in services.items() if service.get("ports")
+    }
+
+
+def test_secrets_and_passwords_come_from_the_operator_with_no_default(
+    services: dict[str, Any],
+) -> None:
+    checked = 0
+    for name, service in services.items():
+        for var, value in (service.get("environment") or {}).items():
+            used = [
+                m for m in _INTERPOLATION.finditer(str(value)) if _SECRET_NAME.search(m["name"])
+            ]
+            if _SECRET_NAME.search(var) or used:
+                checked += 1
+                assert used, f"{name}: {var} is written in the file"
+                for match in used:
+                    optional = match["name"] == "COMMERCE_CARRIER_WEBHOOK_SECRET"  # 503 without
+                    expected = ":-" if optional and match["arg"] == "" else ":?"
+                    assert match["op"] == expected, f"{name}: {var} has a default"
+    assert checked >= 10
+    for var in OPERATOR_SECRETS:
+        interpolate(f"${{{var}}}", OPERATOR_SECRETS)  # each is documented and given below
 
 
 def test_every_app_service_is_configured_for_production(services: dict[str, Any]) -> None:
@@ -165,13 +214,9 @@ def test_app_env_is_accepted_by_settings(
 ) -> None:
     with pytest.raises(KeyError, match="COMMERCE_JWT_SECRET"):
         interpolate(services["api"]["environment"]["COMMERCE_JWT_SECRET"], {})
-    given = {
-        "COMMERCE_JWT_SECRET": "a-long-random-secret-for-this-test-0123456789",
-        "COMMERCE_PAYLOAD_KEYS": new_key_spec("k1"),
-    }
     for name in APP_SERVICES:
         for var, value in services[name]["environment"].items():
-            monkeypatch.setenv(var, interpolate(str(value), given))
+            monkeypatch.setenv(var, interpolate(str(value), OPERATOR_SECRETS))
         settings = Settings()
         assert settings.environment == "production"
         assert {"database_url", "redis_url", "temporal_address"} == {
@@ -182,13 +227,25 @@ def test_app_env_is_accepted_by_settings(
         assert settings.temporal_address == "temporal:7233"
 
 
-def test_search_attributes_the_saga_uses_are_registered(services: dict[str, Any]) -> None:
-    setup = services["temporal-setup"]
-    script = " ".join(setup["command"])
-    for attribute in ("OrderStatus:Keyword", "CustomerId:Keyword", "OrderTotal:Int"):
-        assert attribute in script
+def test_an_example_secret_from_this_repository_is_refused(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The placeholder deploy/k8s/secret.yaml used to ship, copied by a careless operator.
+    given = {**OPERATOR_SECRETS, "COMMERCE_JWT_SECRET": "REPLACE-ME-with-a-long-random-string"}
+    for var, value in services["api"]["environment"].items():
+        monkeypatch.setenv(var, interpolate(str(value), given))
+    with pytest.raises(ValidationError, match="COMMERCE_JWT_SECRET: is a value published"):
+        Settings()
+
+
+def test_migrate_registers_the_search_attributes_before_the_app_starts(
+    services: dict[str, Any],
+) -> None:
+    assert set(SEARCH_ATTRIBUTES) == {"OrderStatus", "CustomerId", "OrderTotal"}
+    assert services["migrate"]["depends_on"]["temporal"]["condition"] == "service_healthy"
+    assert "temporal-setup" not in services  # `commerce migrate` does it, with the app's TLS
     for app in ("api", "worker"):
-        condition = services[app]["depends_on"]["temporal-setup"]["condition"]
+        condition = services[app]["depends_on"]["migrate"]["condition"]
         assert condition == "service_completed_successfully"
 
 

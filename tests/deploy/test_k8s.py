@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import ValidationError
 
+from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings
-from tests.deploy.support import DEPLOY, is_known_env
+from tests.deploy.support import DEPLOY, REPO, is_known_env
 
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.30"
@@ -108,11 +112,9 @@ def test_worker_autoscales_on_cpu(resources: list[Resource]) -> None:
 def test_migration_job_runs_commerce_migrate(resources: list[Resource]) -> None:
     job = find(resources, "Job", "commerce-migrate")
     [container] = pod_spec(job)["containers"]
-    assert container["command"] == ["commerce", "migrate"]
+    assert container["command"] == ["commerce", "migrate"]  # schema and search attributes
     assert pod_spec(job)["restartPolicy"] in {"OnFailure", "Never"}
-    script = pod_spec(job)["initContainers"][0]["args"][0]
-    for attribute in ("OrderStatus:Keyword", "CustomerId:Keyword", "OrderTotal:Int"):
-        assert attribute in script
+    assert "initContainers" not in pod_spec(job)
 
 
 def workloads(resources: list[Resource]) -> list[Resource]:
@@ -141,14 +143,36 @@ def test_pods_carry_prometheus_scrape_annotations(resources: list[Resource]) -> 
         assert port in ports
 
 
+# The Secret the README has the operator create, by name: `--from-literal=NAME=...`.
+def readme_secret_names() -> list[str]:
+    return re.findall(r"--from-literal=(\w+)=", (REPO / "README.md").read_text())
+
+
+def generated_secrets() -> dict[str, str]:
+    values = {name: secrets.token_hex(32) for name in readme_secret_names()}
+    values["COMMERCE_PAYLOAD_KEYS"] = new_key_spec("k1")
+    password = secrets.token_hex(16)
+    values["COMMERCE_DATABASE_URL"] = f"postgresql://commerce:{password}@postgres:5432/commerce"
+    return values
+
+
+def test_no_manifest_carries_a_secret(resources: list[Resource]) -> None:
+    assert not [r for r in resources if r["kind"] == "Secret"]
+    config = find(resources, "ConfigMap", "commerce-settings")["data"]
+    secret_like = re.compile(r"SECRET|PASSWORD|_KEYS?$|DATABASE_URL")
+    assert not [name for name in config if secret_like.search(name)]
+    names = set(readme_secret_names())
+    required = {"COMMERCE_JWT_SECRET", "COMMERCE_PAYLOAD_KEYS", "COMMERCE_CUSTOMER_KEY_SECRET"}
+    assert required | {"COMMERCE_DATABASE_URL"} <= names
+    assert "openssl rand" in (REPO / "README.md").read_text()
+
+
 def test_app_containers_read_settings_that_exist(resources: list[Resource]) -> None:
     config = find(resources, "ConfigMap", "commerce-settings")["data"]
-    secret = find(resources, "Secret", "commerce-secrets")["stringData"]
-    secrets = {"COMMERCE_JWT_SECRET", "COMMERCE_DATABASE_URL", "COMMERCE_PAYLOAD_KEYS"}
-    assert secrets == set(secret)
-    assert not secrets & set(config)
+    secret = set(readme_secret_names())
+    assert not secret & set(config)
     assert config["COMMERCE_ENVIRONMENT"] == "production"
-    unknown = [name for name in {**config, **secret} if not is_known_env(name)]
+    unknown = [name for name in {*config, *secret} if not is_known_env(name)]
     assert not unknown, unknown
     for workload in workloads(resources):
         app = [c for c in pod_spec(workload)["containers"] if c["image"].startswith("commerce:")]
@@ -158,13 +182,91 @@ def test_app_containers_read_settings_that_exist(resources: list[Resource]) -> N
             assert all(is_known_env(entry["name"]) for entry in container.get("env", []))
 
 
-def test_settings_accept_the_configmap_and_secret(
+def test_settings_accept_the_configmap_and_the_secrets_the_readme_creates(
     resources: list[Resource], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = find(resources, "ConfigMap", "commerce-settings")["data"]
-    secret = find(resources, "Secret", "commerce-secrets")["stringData"]
-    for name, value in {**config, **secret}.items():
+    for name, value in {**config, **generated_secrets()}.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.environment == "production"
+    assert settings.jwt_audience and settings.jwt_issuer
     assert all(settings.is_external(s) for s in ("database_url", "redis_url", "temporal_address"))
+
+
+def test_the_configmap_alone_does_not_start(
+    resources: list[Resource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in find(resources, "ConfigMap", "commerce-settings")["data"].items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    for name in ("COMMERCE_JWT_SECRET", "COMMERCE_PAYLOAD_KEYS", "COMMERCE_CUSTOMER_KEY_SECRET"):
+        assert name in str(refused.value)
+
+
+def test_every_container_has_a_read_only_root_filesystem(resources: list[Resource]) -> None:
+    containers = [c for w in workloads(resources) for c in pod_spec(w)["containers"]]
+    assert len(containers) == 3
+    for container in containers:
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
+
+
+def test_temporal_tls_files_are_mounted_where_the_configmap_names_them(
+    resources: list[Resource],
+) -> None:
+    mount_path = "/etc/commerce/temporal-tls"
+    named = re.findall(r"# (TEMPORAL_TLS_\w+_PATH): (\S+)", (K8S / "configmap.yaml").read_text())
+    assert len(named) == 3
+    for name, path in named:
+        assert is_known_env(name) and path.startswith(mount_path + "/"), name
+    for workload in workloads(resources):
+        spec = pod_spec(workload)
+        [volume] = [v for v in spec["volumes"] if v["name"] == "temporal-tls"]
+        assert volume["secret"] == {"secretName": "commerce-temporal-tls", "optional": True}
+        [container] = spec["containers"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["temporal-tls"] == {
+            "name": "temporal-tls", "mountPath": mount_path, "readOnly": True,
+        }  # fmt: skip
+
+
+def _policy_for(resources: list[Resource], workload: Resource) -> Resource:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    [policy] = [
+        r
+        for r in resources
+        if r["kind"] == "NetworkPolicy"
+        and r["spec"]["podSelector"].get("matchLabels")
+        and r["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    ]
+    return policy
+
+
+def _ports(rules: list[Resource]) -> set[int]:
+    return {port["port"] for rule in rules for port in rule.get("ports", [])}
+
+
+def test_network_policies_deny_everything_but_what_each_workload_needs(
+    resources: list[Resource],
+) -> None:
+    deny = find(resources, "NetworkPolicy", "default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    api, worker, migrate = (
+        _policy_for(resources, find(resources, kind, name))["spec"]
+        for kind, name in (
+            ("Deployment", "commerce-api"),
+            ("Deployment", "commerce-worker"),
+            ("Job", "commerce-migrate"),
+        )
+    )
+    assert _ports(api["ingress"]) == {8084}
+    assert _ports(worker["ingress"]) == {9464, 9465}  # metrics only: the API never calls it
+    assert all(rule.get("from") for rule in worker["ingress"])
+    assert not migrate.get("ingress")
+    servers = {53, 5432, 7233}
+    assert _ports(api["egress"]) == servers | {6379, 4318}
+    assert _ports(worker["egress"]) == servers | {4318, 443}
+    assert _ports(migrate["egress"]) == servers
+    for policy in (api, worker, migrate):
+        assert policy["policyTypes"] == ["Ingress", "Egress"]

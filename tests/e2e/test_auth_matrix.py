@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
@@ -59,9 +64,65 @@ def _expired(settings: Settings) -> str:
     return mint_token(settings, "someone", ["admin", "customer"], ttl_s=-60)
 
 
+def _claims(**changes: object) -> dict[str, object]:
+    claims = {"sub": "someone", "roles": ["admin", "customer"], "exp": int(time.time()) + 600}
+    return {k: v for k, v in {**claims, **changes}.items() if v is not None}
+
+
+def _secret(settings: Settings) -> str:
+    secret = signing_secret(settings)
+    assert secret
+    return secret
+
+
 def _wrong_signature(settings: Settings) -> str:
-    claims = {"sub": "someone", "roles": ["admin"], "exp": int(time.time()) + 600}
-    return jwt.encode(claims, signing_secret(settings) + "-not-it", algorithm="HS256")
+    return jwt.encode(_claims(), _secret(settings) + "-not-it", algorithm="HS256")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hand_signed(header: dict[str, object], claims: dict[str, object], key: str) -> str:
+    """A token whose header says anything, HMAC-signed with `key` all the same."""
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+# Secrets shown in this repository: a deployment that took one would accept these forgeries.
+PUBLISHED_SECRETS = [
+    "REPLACE-ME-with-a-long-random-string",  # the old deploy/k8s/secret.yaml
+    "dev-only-secret-change-me-0123456789abcdef",  # the old development default
+]
+
+
+def hostile_tokens(settings: Settings) -> dict[str, str]:
+    """Tokens that must all be 401: forged, malformed, or claiming too little."""
+    secret = _secret(settings)
+    header = jwt.get_unverified_header(jwt.encode(_claims(), secret, algorithm="HS256"))
+    tokens = {
+        "garbage": "not-a-jwt",
+        "three empty parts": "..",
+        "header not JSON": f"{_b64(b'{nope')}.{_b64(b'{}')}.{_b64(b'x')}",
+        "alg none": jwt.encode(_claims(), None, algorithm="none"),
+        "alg none, signature kept": _hand_signed({"alg": "none"}, _claims(), secret),
+        "alg RS256 on an HMAC": _hand_signed({**header, "alg": "RS256"}, _claims(), secret),
+        "alg as a list": _hand_signed({**header, "alg": ["HS256"]}, _claims(), secret),
+        "HS512 with the secret": jwt.encode(_claims(), secret, algorithm="HS512"),
+        "no exp": jwt.encode(_claims(exp=None), secret, algorithm="HS256"),
+        "exp not a number": jwt.encode(_claims(exp="tomorrow"), secret, algorithm="HS256"),
+        "not yet valid": jwt.encode(
+            _claims(nbf=int(time.time()) + 3600), secret, algorithm="HS256"
+        ),
+        "sub a number": jwt.encode(_claims(sub=42), secret, algorithm="HS256"),
+        "roles a string": jwt.encode(_claims(roles="admin"), secret, algorithm="HS256"),
+    }
+    for index, published in enumerate(PUBLISHED_SECRETS):
+        tokens[f"signed with published secret {index}"] = jwt.encode(
+            _claims(), published, algorithm="HS256"
+        )
+    return tokens
 
 
 def test_the_matrix_sees_the_cart_catalog_and_analytics_routes() -> None:
@@ -80,6 +141,9 @@ async def test_every_api_route_refuses_missing_expired_and_forged_tokens_with_40
         "garbage": bearer("not-a-jwt"),
         "expired": bearer(_expired(settings)),
         "wrong signature": bearer(_wrong_signature(settings)),
+        "alg none": bearer(jwt.encode(_claims(), None, algorithm="none")),
+        "no exp": bearer(jwt.encode(_claims(exp=None), _secret(settings), algorithm="HS256")),
+        "published secret": bearer(jwt.encode(_claims(), PUBLISHED_SECRETS[0], algorithm="HS256")),
     }
     for name, headers in attempts.items():
         answer = await http.request(method, _concrete(path), headers=headers)
@@ -95,6 +159,67 @@ async def test_admin_routes_refuse_customers_with_403(
     answer = await http.request(method, _concrete(path), headers=customer.headers)
     assert answer.status_code == 403, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_every_hostile_token_is_401_problem_json_never_500(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
+    for name, token in hostile_tokens(settings).items():
+        for method, path in (("GET", "/api/v1/products"), ("GET", "/api/v1/admin/sagas")):
+            answer = await http.request(method, path, headers=bearer(token))
+            assert answer.status_code == 401, (name, path, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+ISSUER, AUDIENCE = "https://auth.shop.test/", "commerce-api"
+
+
+@pytest.fixture(scope="module")
+async def strict_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The API with an issuer and an audience, as production requires."""
+    strict = settings.model_copy(update={"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE})
+    application = create_app(strict)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_issuer_and_audience_are_enforced_when_set(
+    strict_app: FastAPI, settings: Settings
+) -> None:
+    secret = _secret(settings)
+    strict_settings: Settings = strict_app.state.settings
+    cases = {
+        "minted for this deployment": (mint_token(strict_settings, "ada", ["customer"]), 200),
+        "right iss and aud": (
+            jwt.encode(_claims(iss=ISSUER, aud=AUDIENCE), secret, algorithm="HS256"),
+            200,
+        ),
+        "aud in a list": (
+            jwt.encode(_claims(iss=ISSUER, aud=["other", AUDIENCE]), secret, algorithm="HS256"),
+            200,
+        ),
+        "wrong audience": (
+            jwt.encode(_claims(iss=ISSUER, aud="another-api"), secret, algorithm="HS256"),
+            401,
+        ),
+        "no audience": (jwt.encode(_claims(iss=ISSUER), secret, algorithm="HS256"), 401),
+        "wrong issuer": (
+            jwt.encode(_claims(iss="https://evil.test/", aud=AUDIENCE), secret, algorithm="HS256"),
+            401,
+        ),
+        "no issuer": (jwt.encode(_claims(aud=AUDIENCE), secret, algorithm="HS256"), 401),
+        "aud a number": (
+            jwt.encode(_claims(iss=ISSUER, aud=7), secret, algorithm="HS256"),
+            401,
+        ),
+        "minted without them": (mint_token(settings, "ada", ["customer"]), 401),
+    }
+    transport = httpx.ASGITransport(app=strict_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://commerce.test") as client:
+        for name, (token, status) in cases.items():
+            answer = await client.get("/api/v1/products", headers=bearer(token))
+            assert answer.status_code == status, (name, answer.text)
 
 
 async def test_a_token_without_roles_or_subject_is_401(

@@ -47,7 +47,9 @@ async def _outbox_row(pool: asyncpg.Pool, order_id: str) -> asyncpg.Record:
 @asynccontextmanager
 async def _reconciler_running(pool: asyncpg.Pool, client: Client) -> AsyncIterator[None]:
     stop = asyncio.Event()
-    task = asyncio.create_task(SagaReconciler(pool, client, RECONCILE_S).run_forever(stop))
+    task = asyncio.create_task(
+        SagaReconciler(pool, client, RECONCILE_S, customer_key=str.upper).run_forever(stop)
+    )
     try:
         yield
     finally:
@@ -115,7 +117,7 @@ async def test_checkout_without_temporal_is_503_and_the_reconciler_starts_the_sa
         await cut.proxy.restore()
         repeat = await cut.http.post("/api/v1/orders/", json=body, headers=customer.headers)
         assert (repeat.status_code, repeat.json()["id"]) == (200, order_id), repeat.text
-        reconciler = SagaReconciler(pool, temporal_client, RECONCILE_S)
+        reconciler = SagaReconciler(pool, temporal_client, RECONCILE_S, customer_key=str.upper)
         try:
             again = await reconciler.run_once()
         finally:

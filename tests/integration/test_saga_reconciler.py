@@ -32,7 +32,7 @@ UNPOLLED = "no-worker-polls-this-queue"
 @pytest.fixture
 async def reconciler(pool: asyncpg.Pool, temporal_client: Client) -> AsyncIterator[SagaReconciler]:
     """A reconciler that finds due what was recorded more than half a second ago."""
-    reconciler = SagaReconciler(pool, temporal_client, reconcile_s=1)
+    reconciler = SagaReconciler(pool, temporal_client, reconcile_s=1, customer_key=str.upper)
     yield reconciler
     await reconciler.close()
 
@@ -46,7 +46,9 @@ async def _requested(
     pool: asyncpg.Pool, client: Client, order_id: str, age_s: float = 60, token: str = "tok_ok"
 ) -> SagaStart:
     """A start request as checkout records it, dated `age_s` seconds ago."""
-    start = SagaStart(OrderFulfillmentInput(order_id, "customer-1", token, FAST), total=3000)
+    start = SagaStart(
+        OrderFulfillmentInput(order_id, "customer-1", token, FAST), total=3000, customer_key="c-1"
+    )
     await SagaStarts(pool).record(order_id, start.total, await seal(client, start.input))
     await _age(pool, order_id, age_s)
     return start
@@ -194,8 +196,8 @@ async def test_a_repeated_checkout_renews_its_request_and_learns_when_the_saga_s
 
 
 async def test_one_reconciler_leads_at_a_time(pool: asyncpg.Pool, temporal_client: Client) -> None:
-    first = SagaReconciler(pool, temporal_client, reconcile_s=1)
-    second = SagaReconciler(pool, temporal_client, reconcile_s=1)
+    first = SagaReconciler(pool, temporal_client, reconcile_s=1, customer_key=str.upper)
+    second = SagaReconciler(pool, temporal_client, reconcile_s=1, customer_key=str.upper)
     order_id = await _placed(pool)
     try:
         await first.run_once()
@@ -238,7 +240,7 @@ async def test_a_temporal_it_cannot_reach_leaves_the_request_for_the_next_pass(
             data_converter=temporal_client.data_converter,
             retry_config=RetryConfig(max_elapsed_time_millis=200),
         )
-        reconciler = SagaReconciler(pool, client, reconcile_s=1)
+        reconciler = SagaReconciler(pool, client, reconcile_s=1, customer_key=str.upper)
         await proxy.cut()
         with pytest.raises(RPCError) as unreachable:
             await reconciler.run_once()
