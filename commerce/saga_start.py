@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -24,7 +23,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from commerce.payload_codec import ENCODING, EncryptionCodec
+from commerce.payload_codec import (
+    ENCODING,
+    EncryptionCodec,
+    UndecryptablePayload,
+    UnknownPayloadKey,
+)
 from commerce.settings import Settings
 from workflows.contract import TASK_QUEUE, OrderFulfillmentInput, SagaPolicy, order_workflow_id
 
@@ -115,8 +119,10 @@ async def unseal(client: Client, sealed: bytes) -> OrderFulfillmentInput:
         raise ValueError("not a sealed payload")
     try:
         [payload] = await _codec(client).decode([envelope])
-    except InvalidTag as error:  # tampered with, or sealed with another key of the same id
-        raise ValueError("the sealed payload does not authenticate") from error
+    except UnknownPayloadKey:
+        raise
+    except UndecryptablePayload as error:  # tampered with, or sealed with another key of the id
+        raise ValueError(f"the sealed payload does not authenticate: {error}") from error
     saga_input = client.data_converter.payload_converter.from_payload(
         payload, OrderFulfillmentInput
     )

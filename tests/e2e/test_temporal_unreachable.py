@@ -52,7 +52,8 @@ def _calls(
     settings: Settings, who: Caller, admin: Caller, stranded: str, done: str
 ) -> dict[str, Call]:
     """The routes that need Temporal, each on an order it would act on when Temporal answers:
-    `stranded` is pending with no saga, `done` completed."""
+    `stranded` is pending with no saga, `done` completed. (An operator's retry reaches Temporal
+    only for a stalled saga: any other is refused from the order's stream, Temporal or not.)"""
     secret = webhook_secret(settings)
     assert secret is not None
     carrier_event = json.dumps({
@@ -67,7 +68,6 @@ def _calls(
         "cancel": lambda h: h.post(f"/api/v1/orders/{stranded}/cancel", headers=who.headers),
         "saga list": lambda h: h.get("/api/v1/admin/sagas", headers=admin.headers),
         "saga detail": lambda h: h.get(f"/api/v1/admin/sagas/{done}", headers=admin.headers),
-        "saga retry": lambda h: h.post(f"/api/v1/admin/sagas/{done}/retry", headers=admin.headers),
         "shipment": lambda h: h.get(f"/api/v1/admin/shipments/{done}", headers=admin.headers),
         "carrier event": lambda h: h.post(
             "/api/v1/carrier/events", content=carrier_event, headers=carrier_headers
