@@ -1,8 +1,14 @@
 """Checkout: a cart becomes an order, and the order's saga starts — exactly once per cart and
 per idempotency key, however often and however concurrently the request is sent.
 
-Every step is idempotent, so a repeated request finishes whatever an interrupted one left undone:
-claim the cart in PostgreSQL → append OrderPlaced → mark the cart converted → start the saga.
+1. A replay is answered from what was recorded before anything else is looked up: the
+   customer's checkout under this Idempotency-Key, else the checkout of this cart.
+2. The cart is converted in one atomic Redis step that prices every line from the catalog, so
+   the converted cart is exactly the order (a cart change racing it is in it or refused).
+3. The checkout record (order id, request digest, currency, lines) is kept in PostgreSQL.
+4. OrderPlaced is appended from the record, and the saga starts.
+
+Every step is idempotent, so a repeated request finishes whatever an interrupted one left undone.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartView, EmptyCart
+from api.cart_store import CartAlreadyConverted, CartStore, CheckoutMark, StoredCart
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem
@@ -30,7 +36,7 @@ from commerce.settings import Settings
 from commerce.telemetry import current_trace_id
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
-from eventstore.checkouts import Checkouts
+from eventstore.checkouts import CheckoutRecord, Checkouts
 from eventstore.orders import OrderRepository
 from eventstore.store import RecordedEvent
 from workflows.contract import (
@@ -52,7 +58,9 @@ class CheckoutResult:
 
 
 def request_hash(body: CheckoutCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The digest of a checkout request; absent optional fields leave it as it always was."""
+    fields = body.model_dump(mode="json", exclude_none=True)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -80,43 +88,50 @@ class Checkout:
     async def place(
         self, customer_id: str, body: CheckoutCreate, idempotency_key: str | None
     ) -> CheckoutResult:
-        cart = await self._carts.get(body.cart_id)
-        if cart is None or cart.customer_id != customer_id:
-            raise CartNotFound(f"cart {body.cart_id} not found")
-        if not cart.items:
-            raise EmptyCart(f"cart {body.cart_id} has no items")
+        """The order for this request: placed now, or the one an identical request placed.
+
+        Raises Problem 422 (key reused with another request), 409 (cart checked out by another
+        request); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
         digest = request_hash(body)
-        claim = await self._checkouts.claim(
-            new_order_id(customer_id, idempotency_key), customer_id, body.cart_id,
-            idempotency_key, digest,
-        )  # fmt: skip
-        earlier = claim.record
-        if not claim.created and (
-            earlier.customer_id != customer_id or earlier.request_hash != digest
-        ):
-            _refuse_conflict(earlier.idempotency_key == idempotency_key, body.cart_id)
+        earlier = await self._checkouts.find(customer_id, idempotency_key, body.cart_id)
+        if earlier is not None:
+            _refuse_unless_repeat(earlier.idempotency_key, earlier.request_hash,
+                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+            return await self._finish(earlier, body, created=False)
+        mark = CheckoutMark(
+            order_id=new_order_id(customer_id, idempotency_key),
+            request_digest=digest,
+            idempotency_key=idempotency_key,
+        )
+        cart = await self._carts.check_out(body.cart_id, customer_id, mark, body.expected_total)
+        converted_by = cart.checkout
+        if converted_by is None:  # converted before checkouts marked their carts
+            raise CartAlreadyConverted(body.cart_id, cart.order_id)
+        if converted_by != mark:
+            _refuse_unless_repeat(converted_by.idempotency_key, converted_by.request_digest,
+                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+        claim = await self._checkouts.claim(_record_of(cart, converted_by))
+        if claim.record.order_id != converted_by.order_id:  # only a record from before marks
+            raise CartAlreadyConverted(body.cart_id, claim.record.order_id)
         if claim.created:
-            ORDERS_PLACED.inc()  # each order id is claimed once; replays find the claim
-        placed = await self._finish(earlier.order_id, customer_id, body, cart)
-        return CheckoutResult(earlier.order_id, replayed=not claim.created, placed=placed)
+            ORDERS_PLACED.inc()  # each order id is recorded once; replays find the record
+        return await self._finish(claim.record, body, created=claim.created)
 
     async def _finish(
-        self, order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
-    ) -> list[RecordedEvent]:
-        # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
-        order = _order_from_cart(order_id, customer_id, body, cart)
-        await self._orders.save(order, _metadata(order_id, customer_id))
-        try:
-            await self._carts.convert(body.cart_id, customer_id, order_id)
-        except CartAlreadyConverted as converted:
-            if converted.order_id != order_id:
-                raise
-        placed = await self._orders.history(order_id)
-        await self._start_saga(order_id, customer_id, body.payment_token, cart)
-        return placed
+        self, record: CheckoutRecord, body: CheckoutCreate, *, created: bool
+    ) -> CheckoutResult:
+        """Append OrderPlaced from the record unless it is there, and start the saga."""
+        placed = await self._orders.history(record.order_id)
+        if not placed:
+            order = _order_of(record, body)
+            await self._orders.save(order, _metadata(record.order_id, record.customer_id))
+            placed = await self._orders.history(record.order_id)
+        total = int(placed[0].data["total"])
+        await self._start_saga(record.order_id, record.customer_id, body.payment_token, total)
+        return CheckoutResult(record.order_id, replayed=not created, placed=placed)
 
     async def _start_saga(
-        self, order_id: str, customer_id: str, payment_token: str, cart: CartView
+        self, order_id: str, customer_id: str, payment_token: str, total: int
     ) -> None:
         settings = self._settings
         policy = SagaPolicy(
@@ -129,7 +144,7 @@ class Checkout:
         attributes = TypedSearchAttributes([
             SearchAttributePair(SearchAttributeKey.for_keyword("OrderStatus"), "pending"),
             SearchAttributePair(SearchAttributeKey.for_keyword("CustomerId"), customer_id),
-            SearchAttributePair(SearchAttributeKey.for_int("OrderTotal"), cart.subtotal),
+            SearchAttributePair(SearchAttributeKey.for_int("OrderTotal"), total),
         ])  # fmt: skip
         try:
             await self._temporal.start_workflow(
@@ -153,8 +168,14 @@ def _metadata(order_id: str, customer_id: str) -> dict[str, str]:
     return metadata
 
 
-def _refuse_conflict(same_key: bool, cart_id: str) -> None:
-    if same_key:
+def _refuse_unless_repeat(
+    earlier_key: str | None, earlier_digest: str, key: str | None, digest: str, cart_id: str
+) -> None:
+    """An identical request repeats the earlier checkout; another one is refused: 422 when it
+    reuses the earlier request's Idempotency-Key, else 409 (the cart converts only once)."""
+    if digest == earlier_digest:
+        return
+    if key is not None and key == earlier_key:
         raise Problem(
             422, "this Idempotency-Key was already used with a different request",
             title="Idempotency key reused",
@@ -162,19 +183,34 @@ def _refuse_conflict(same_key: bool, cart_id: str) -> None:
     raise Problem(409, f"cart {cart_id} was already checked out", title="Cart already converted")
 
 
-def _order_from_cart(
-    order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
-) -> Order:
-    address = body.shipping_address
-    return Order.place(
-        order_id,
-        customer_id,
-        cart.id,
-        cart.currency or "USD",
-        [
+def _record_of(cart: StoredCart, checkout: CheckoutMark) -> CheckoutRecord:
+    return CheckoutRecord(
+        order_id=checkout.order_id,
+        customer_id=cart.customer_id,
+        cart_id=cart.id,
+        idempotency_key=checkout.idempotency_key,
+        request_hash=checkout.request_digest,
+        currency=cart.currency,
+        lines=tuple(
             OrderLine(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
             for i in cart.items
-        ],
+        ),
+    )
+
+
+def _order_of(record: CheckoutRecord, body: CheckoutCreate) -> Order:
+    """The order a record decided; the address comes from the request, identical by digest."""
+    if record.lines is None or record.currency is None:
+        problem = Problem(503, f"order {record.order_id} is being placed; repeat the request")
+        problem.headers["Retry-After"] = "1"
+        raise problem
+    address = body.shipping_address
+    return Order.place(
+        record.order_id,
+        record.customer_id,
+        record.cart_id,
+        record.currency,
+        record.lines,
         ShippingAddress(
             name=address.name,
             line1=address.line1,
