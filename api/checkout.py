@@ -13,8 +13,6 @@ Every step is idempotent, so a repeated request finishes whatever an interrupted
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -29,6 +27,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.cart_store import CartAlreadyConverted, CartStore, CheckoutMark, StoredCart
+from api.digests import body_digest
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem
@@ -55,13 +54,6 @@ class CheckoutResult:
     order_id: str
     replayed: bool
     placed: list[RecordedEvent]  # the stream as the saga found it: a new order is still pending
-
-
-def request_hash(body: CheckoutCreate) -> str:
-    """The digest of a checkout request; absent optional fields leave it as it always was."""
-    fields = body.model_dump(mode="json", exclude_none=True)
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def new_order_id(customer_id: str, idempotency_key: str | None) -> str:
@@ -92,7 +84,7 @@ class Checkout:
 
         Raises Problem 422 (key reused with another request), 409 (cart checked out by another
         request); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
-        digest = request_hash(body)
+        digest = body_digest(body)
         earlier = await self._checkouts.find(customer_id, idempotency_key, body.cart_id)
         if earlier is not None:
             _refuse_unless_repeat(earlier.idempotency_key, earlier.request_hash,
