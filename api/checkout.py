@@ -26,7 +26,8 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.cart_store import CartAlreadyConverted, CartStore, CheckoutMark, StoredCart
+from api.cart_errors import CartAlreadyConverted
+from api.cart_store import CartStore, CheckoutMark, StoredCart
 from api.digests import body_digest
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate

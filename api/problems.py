@@ -14,7 +14,7 @@ from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.cart_store import (
+from api.cart_errors import (
     CartAlreadyConverted,
     CartBusy,
     CartNotFound,
