@@ -68,6 +68,7 @@ async def test_a_change_racing_checkout_is_in_the_order_or_refused_with_409(
         order = placed.json()
         cart = (await http.get(f"/api/v1/cart/{cart_id}", headers=customer.headers)).json()
         assert cart["status"] == "converted" and cart["order_id"] == order["id"]
+        assert "checkout" not in cart  # the request's digest and key stay in Redis
         assert _lines(order["items"]) == _lines(cart["items"])
         assert order["subtotal"] == cart["subtotal"]
         converted[order["id"]] = cart["subtotal"]
