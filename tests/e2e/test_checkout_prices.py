@@ -9,9 +9,11 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.e2e.checkout_support import sagas_settle  # noqa: F401 (a fixture)
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
 
+pytestmark = pytest.mark.usefixtures("sagas_settle")
 ORDERS = "/api/v1/orders/"
 
 
@@ -25,7 +27,6 @@ async def _reprice(
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.usefixtures("saga_worker")
 async def test_a_price_raised_after_the_first_add_is_shown_and_charged_for_every_unit(
     http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct,
     pool: asyncpg.Pool,

@@ -14,10 +14,11 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.e2e.checkout_support import sagas_settle  # noqa: F401 (a fixture)
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
 
-pytestmark = pytest.mark.usefixtures("saga_worker")
+pytestmark = pytest.mark.usefixtures("sagas_settle")
 ROUNDS = 12
 CHANGES_PER_ROUND = 3
 

@@ -9,10 +9,11 @@ import uuid
 import httpx
 import pytest
 
+from tests.e2e.checkout_support import sagas_settle  # noqa: F401 (a fixture)
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart
 
-pytestmark = pytest.mark.usefixtures("saga_worker")
+pytestmark = pytest.mark.usefixtures("sagas_settle")
 ORDERS = "/api/v1/orders/"
 
 
