@@ -1,23 +1,30 @@
 """Checkout: a cart becomes an order, and the order's saga starts — exactly once per cart and
 per idempotency key, however often and however concurrently the request is sent.
 
-Every step is idempotent, so a repeated request finishes whatever an interrupted one left undone:
-claim the cart in PostgreSQL → record the saga's start request (sealed) in the saga-start outbox
-→ append OrderPlaced → mark the cart converted → start the saga → mark its start request. A saga
-that cannot start (Temporal unreachable: 503) is started by the worker's saga reconciler.
+1. A replay is answered from what was recorded before anything else is looked up: the
+   customer's checkout under this Idempotency-Key, else the checkout of this cart.
+2. The cart is converted in one atomic Redis step that prices every line from the catalog, so
+   the converted cart is exactly the order (a cart change racing it is in it or refused).
+3. The checkout record (order id, request digest, currency, lines) is kept in PostgreSQL.
+4. The saga's start request is kept (sealed) in the saga-start outbox, then OrderPlaced is
+   appended from the record, so no order is ever placed without its start request.
+5. The saga starts and its start request is marked. When Temporal cannot be reached the answer
+   is 503 naming the placed order, whose saga the worker's saga reconciler starts.
+
+Every step is idempotent, so a repeated request finishes whatever an interrupted one left undone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, CartView, EmptyCart
+from api.cart_errors import CartAlreadyConverted
+from api.cart_store import CartStore, CheckoutMark, StoredCart
+from api.digests import body_digest
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem, temporal_unreachable
@@ -27,7 +34,7 @@ from commerce.settings import Settings
 from commerce.telemetry import current_trace_id
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
-from eventstore.checkouts import Checkouts
+from eventstore.checkouts import CheckoutRecord, Checkouts
 from eventstore.orders import OrderRepository
 from eventstore.saga_starts import SagaStarts
 from eventstore.store import RecordedEvent
@@ -42,11 +49,6 @@ class CheckoutResult:
     order_id: str
     replayed: bool
     placed: list[RecordedEvent]  # the stream as the saga found it: a new order is still pending
-
-
-def request_hash(body: CheckoutCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def new_order_id(customer_id: str, idempotency_key: str | None) -> str:
@@ -75,52 +77,62 @@ class Checkout:
     async def place(
         self, customer_id: str, body: CheckoutCreate, idempotency_key: str | None
     ) -> CheckoutResult:
-        cart = await self._carts.get(body.cart_id)
-        if cart is None or cart.customer_id != customer_id:
-            raise CartNotFound(f"cart {body.cart_id} not found")
-        if not cart.items:
-            raise EmptyCart(f"cart {body.cart_id} has no items")
-        digest = request_hash(body)
-        claim = await self._checkouts.claim(
-            new_order_id(customer_id, idempotency_key), customer_id, body.cart_id,
-            idempotency_key, digest,
-        )  # fmt: skip
-        earlier = claim.record
-        if not claim.created and (
-            earlier.customer_id != customer_id or earlier.request_hash != digest
-        ):
-            _refuse_conflict(earlier.idempotency_key == idempotency_key, body.cart_id)
+        """The order for this request: placed now, or the one an identical request placed.
+
+        Raises Problem 422 (key reused with another request), 409 (cart checked out by another
+        request); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
+        digest = body_digest(body)
+        earlier = await self._checkouts.find(customer_id, idempotency_key, body.cart_id)
+        if earlier is not None:
+            _refuse_unless_repeat(earlier.idempotency_key, earlier.request_hash,
+                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+            return await self._finish(earlier, body, created=False)
+        mark = CheckoutMark(
+            order_id=new_order_id(customer_id, idempotency_key),
+            request_digest=digest,
+            idempotency_key=idempotency_key,
+        )
+        cart = await self._carts.check_out(body.cart_id, customer_id, mark, body.expected_total)
+        converted_by = cart.checkout
+        if converted_by is None:  # converted before checkouts marked their carts
+            raise CartAlreadyConverted(body.cart_id, cart.order_id)
+        if converted_by != mark:
+            _refuse_unless_repeat(converted_by.idempotency_key, converted_by.request_digest,
+                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+        claim = await self._checkouts.claim(_record_of(cart, converted_by))
+        if claim.record.order_id != converted_by.order_id:  # only a record from before marks
+            raise CartAlreadyConverted(body.cart_id, claim.record.order_id)
         if claim.created:
-            ORDERS_PLACED.inc()  # each order id is claimed once; replays find the claim
-        placed = await self._finish(earlier.order_id, customer_id, body, cart)
-        return CheckoutResult(earlier.order_id, replayed=not claim.created, placed=placed)
+            ORDERS_PLACED.inc()  # each order id is recorded once; replays find the record
+        return await self._finish(claim.record, body, created=claim.created)
 
     async def _finish(
-        self, order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
-    ) -> list[RecordedEvent]:
-        # A repeat re-decides the same OrderPlaced with the same event id: the append is a no-op.
-        order = _order_from_cart(order_id, customer_id, body, cart)
-        # Recorded before OrderPlaced, so that no order is ever placed without its start request.
-        saga = await self._record_saga_start(order, body.payment_token)
-        await self._orders.save(order, _metadata(order_id, customer_id))
-        try:
-            await self._carts.convert(body.cart_id, customer_id, order_id)
-        except CartAlreadyConverted as converted:
-            if converted.order_id != order_id:
-                raise
-        placed = await self._orders.history(order_id)
+        self, record: CheckoutRecord, body: CheckoutCreate, *, created: bool
+    ) -> CheckoutResult:
+        """Append OrderPlaced from the record unless it is there (its saga's start request kept
+        first), and start the saga."""
+        placed = await self._orders.history(record.order_id)
+        order = None if placed else _order_of(record, body)
+        total = order.total if order is not None else int(placed[0].data["total"])
+        saga = await self._record_saga_start(
+            record.order_id, record.customer_id, total, body.payment_token
+        )
+        if order is not None:
+            await self._orders.save(order, _metadata(record.order_id, record.customer_id))
+            placed = await self._orders.history(record.order_id)
         await self._start_saga(saga)
-        return placed
+        return CheckoutResult(record.order_id, replayed=not created, placed=placed)
 
-    async def _record_saga_start(self, order: Order, payment_token: str) -> SagaStart | None:
+    async def _record_saga_start(
+        self, order_id: str, customer_id: str, total: int, payment_token: str
+    ) -> SagaStart | None:
         """The saga's start request, kept sealed in the saga-start outbox; None when the saga is
         known to have started (a repeat of this checkout), so Temporal need not be asked."""
+        policy = saga_policy(self._settings)
         start = SagaStart(
-            OrderFulfillmentInput(
-                order.order_id, order.customer_id, payment_token, saga_policy(self._settings)
-            ),
-            total=order.total,
-            customer_key=customer_search_key(self._settings, order.customer_id),
+            OrderFulfillmentInput(order_id, customer_id, payment_token, policy),
+            total=total,
+            customer_key=customer_search_key(self._settings, customer_id),
         )
         sealed = await seal(self._temporal, start.input)
         if await self._saga_starts.record(start.order_id, start.total, sealed):
@@ -155,8 +167,14 @@ def _metadata(order_id: str, customer_id: str) -> dict[str, str]:
     return metadata
 
 
-def _refuse_conflict(same_key: bool, cart_id: str) -> None:
-    if same_key:
+def _refuse_unless_repeat(
+    earlier_key: str | None, earlier_digest: str, key: str | None, digest: str, cart_id: str
+) -> None:
+    """An identical request repeats the earlier checkout; another one is refused: 422 when it
+    reuses the earlier request's Idempotency-Key, else 409 (the cart converts only once)."""
+    if digest == earlier_digest:
+        return
+    if key is not None and key == earlier_key:
         raise Problem(
             422, "this Idempotency-Key was already used with a different request",
             title="Idempotency key reused",
@@ -164,19 +182,34 @@ def _refuse_conflict(same_key: bool, cart_id: str) -> None:
     raise Problem(409, f"cart {cart_id} was already checked out", title="Cart already converted")
 
 
-def _order_from_cart(
-    order_id: str, customer_id: str, body: CheckoutCreate, cart: CartView
-) -> Order:
-    address = body.shipping_address
-    return Order.place(
-        order_id,
-        customer_id,
-        cart.id,
-        cart.currency or "USD",
-        [
+def _record_of(cart: StoredCart, checkout: CheckoutMark) -> CheckoutRecord:
+    return CheckoutRecord(
+        order_id=checkout.order_id,
+        customer_id=cart.customer_id,
+        cart_id=cart.id,
+        idempotency_key=checkout.idempotency_key,
+        request_hash=checkout.request_digest,
+        currency=cart.currency,
+        lines=tuple(
             OrderLine(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
             for i in cart.items
-        ],
+        ),
+    )
+
+
+def _order_of(record: CheckoutRecord, body: CheckoutCreate) -> Order:
+    """The order a record decided; the address comes from the request, identical by digest."""
+    if record.lines is None or record.currency is None:
+        problem = Problem(503, f"order {record.order_id} is being placed; repeat the request")
+        problem.headers["Retry-After"] = "1"
+        raise problem
+    address = body.shipping_address
+    return Order.place(
+        record.order_id,
+        record.customer_id,
+        record.cart_id,
+        record.currency,
+        record.lines,
         ShippingAddress(
             name=address.name,
             line1=address.line1,

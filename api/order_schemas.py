@@ -14,6 +14,7 @@ from eventstore.orders import domain_events
 from eventstore.store import RecordedEvent
 
 _Text = Field(min_length=1, max_length=200)
+MAX_MINOR_UNITS = 10**15  # far above any real total, well inside bigint
 
 
 class ShippingAddressIn(BaseModel):
@@ -32,6 +33,14 @@ class CheckoutCreate(BaseModel):
     cart_id: StorableText = Field(min_length=1, max_length=100)
     payment_token: StorableText = Field(min_length=1, max_length=200)
     shipping_address: ShippingAddressIn
+    expected_total: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_MINOR_UNITS,
+        description="the total the customer agreed to, in minor units; if the cart's total at"
+        " checkout prices differs, checkout answers 409 with the current cart",
+    )
 
 
 class CancelCreate(BaseModel):

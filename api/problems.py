@@ -15,8 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.cart_store import CartAlreadyConverted, CartBusy, CartNotFound, EmptyCart, UnknownProduct
+from api.cart_errors import (
+    CartAlreadyConverted,
+    CartBusy,
+    CartNotFound,
+    CheckoutRefused,
+    IdempotencyKeyReused,
+    UnknownProduct,
+)
 from domain import errors
+from domain.cart import ProductsNotSold, TotalChanged
 from eventstore.catalog import StockBelowReserved
 from eventstore.cursors import InvalidCursor
 
@@ -66,12 +74,18 @@ ERROR_STATUS: dict[type[Exception], int] = {
     CartNotFound: 404,
     CartAlreadyConverted: 409,
     CartBusy: 409,
-    EmptyCart: 422,
+    CheckoutRefused: 409,
+    ProductsNotSold: 409,
+    TotalChanged: 409,
+    IdempotencyKeyReused: 422,
     UnknownProduct: 404,
     StockBelowReserved: 409,
     InvalidCursor: 422,
 }
-_EXTRA_FIELDS = ("order_id", "sku")  # attributes worth showing the client when an error has them
+# Attributes worth showing the client when an error has them.
+_EXTRA_FIELDS = ("order_id", "sku", "skus", "expected_total", "total", "cart")
+# Titles of errors that are not their status's phrase; an error's own `title` comes first.
+_TITLES: dict[type[Exception], str] = {errors.CartNotActive: "Cart is being checked out"}
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -111,7 +125,12 @@ async def _on_mapped(request: Request, error: Exception) -> JSONResponse:
     if status is None:
         return await _on_unexpected(request, error)
     extra = {name: getattr(error, name) for name in _EXTRA_FIELDS if hasattr(error, name)}
-    return problem_response(status, str(error), **extra)
+    title = getattr(error, "title", None) or _title_of(error)
+    return problem_response(status, str(error), title, **extra)
+
+
+def _title_of(error: Exception) -> str | None:
+    return next((_TITLES[t] for t in type(error).__mro__ if t in _TITLES), None)
 
 
 def temporal_unreachable(error: BaseException) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from domain.cart import CatalogPrice
 from eventstore.cursors import decode_cursor, encode_cursor
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -25,7 +26,8 @@ class StockBelowReserved(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """A product with its stock; `available` never goes below zero."""
+    """A product with its stock; `available` never goes below zero. A discontinued product
+    (`discontinued_at` set) is no longer sold; its stock and the orders that hold it remain."""
 
     sku: str
     name: str
@@ -35,6 +37,7 @@ class Product:
     reserved: int
     created_at: datetime
     updated_at: datetime
+    discontinued_at: datetime | None = None
 
     @property
     def available(self) -> int:
@@ -42,16 +45,22 @@ class Product:
 
 
 _SELECT = """
-SELECT p.sku, p.name, p.price, p.currency, p.created_at, p.updated_at,
+SELECT p.sku, p.name, p.price, p.currency, p.created_at, p.updated_at, p.discontinued_at,
        coalesce(s.on_hand, 0) AS on_hand, coalesce(s.reserved, 0) AS reserved
 FROM products p LEFT JOIN stock s USING (sku)
 """
 
+# Putting a product (again) sells it (again).
 _UPSERT_PRODUCT = """
 INSERT INTO products AS p (sku, name, price, currency) VALUES ($1, $2, $3, $4)
 ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, price = EXCLUDED.price,
-    currency = EXCLUDED.currency, updated_at = now()
+    currency = EXCLUDED.currency, discontinued_at = NULL, updated_at = now()
 RETURNING (xmax = 0) AS created
+"""
+
+_DISCONTINUE = """
+UPDATE products SET discontinued_at = coalesce(discontinued_at, now()), updated_at = now()
+WHERE sku = $1 RETURNING sku
 """
 
 _SET_STOCK = """
@@ -87,25 +96,47 @@ class Catalog:
             product = await conn.fetchrow(f"{_SELECT} WHERE p.sku = $1", sku)
         return _product(product), created
 
+    async def discontinue(self, sku: str) -> bool:
+        """Stop selling the product (idempotent); False when there is no such sku. Its stock
+        rows and the orders that hold it are kept; `upsert_product` sells it again."""
+        return await self._pool.fetchval(_DISCONTINUE, sku) is not None
+
     async def get_product(self, sku: str) -> Product | None:
+        """The product, sold or discontinued."""
         row = await self._pool.fetchrow(f"{_SELECT} WHERE p.sku = $1", sku)
         return _product(row) if row else None
 
     async def list_products(
         self, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[Product], str | None]:
-        """A page of products ordered by sku, and the cursor of the next page (None at the end)."""
+        """A page of the products on sale ordered by sku, and the cursor of the next page (None
+        at the end)."""
         after = decode_cursor(cursor)[0] if cursor else ""
         rows = await self._pool.fetch(
-            f"{_SELECT} WHERE p.sku > $1 ORDER BY p.sku LIMIT $2", after, limit + 1
+            f"{_SELECT} WHERE p.sku > $1 AND p.discontinued_at IS NULL ORDER BY p.sku LIMIT $2",
+            after,
+            limit + 1,
         )
         products = [_product(row) for row in rows[:limit]]
         more = len(rows) > limit
         return products, encode_cursor(products[-1].sku) if more else None
 
-    async def get_many(self, skus: Sequence[str]) -> dict[str, Product]:
-        rows = await self._pool.fetch(f"{_SELECT} WHERE p.sku = ANY($1::text[])", list(skus))
-        return {row["sku"]: _product(row) for row in rows}
+    async def prices(self, skus: Iterable[str]) -> dict[str, CatalogPrice]:
+        """The current price of each sku still sold, by sku (one query; none for no skus)."""
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT sku, name, price, currency FROM products"
+            " WHERE sku = ANY($1::text[]) AND discontinued_at IS NULL",
+            wanted,
+        )
+        return {
+            row["sku"]: CatalogPrice(
+                sku=row["sku"], name=row["name"], unit_price=row["price"], currency=row["currency"]
+            )
+            for row in rows
+        }
 
 
 DEMO_PRODUCTS = [

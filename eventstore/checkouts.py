@@ -1,23 +1,34 @@
-"""Checkouts: each cart converts once; a customer's idempotency key always names one order."""
+"""Checkouts: each cart converts once; a customer's idempotency key always names one order.
+
+A record holds what its checkout decided (the order id, the request's digest, the currency and
+the lines at checkout prices), so a replay is answered from the record alone.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from domain.values import OrderLine
 from eventstore.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True, slots=True)
 class CheckoutRecord:
+    """One checkout; `lines` and `currency` are None only on a record written by a version
+    that appended OrderPlaced itself right after."""
+
     order_id: str
     customer_id: str
     cart_id: str
     idempotency_key: str | None
     request_hash: str
-    created_at: datetime
+    currency: str | None = None
+    lines: tuple[OrderLine, ...] | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,43 +40,70 @@ class Claim:
 
 
 def _record(row: asyncpg.Record) -> CheckoutRecord:
-    return CheckoutRecord(**dict(row))
+    fields = dict(row)
+    lines = fields.pop("lines")
+    fields["currency"] = None if fields["currency"] is None else fields["currency"].strip()
+    if lines is not None:
+        fields["lines"] = tuple(OrderLine(**line) for line in json.loads(lines))
+    return CheckoutRecord(**fields)
 
 
-_FIELDS = "order_id, customer_id, cart_id, idempotency_key, request_hash, created_at"
+def _lines(record: CheckoutRecord) -> str | None:
+    if record.lines is None:
+        return None
+    return json.dumps(
+        [
+            {"sku": x.sku, "name": x.name, "quantity": x.quantity, "unit_price": x.unit_price}
+            for x in record.lines
+        ]
+    )
+
+
+_FIELDS = (
+    "order_id, customer_id, cart_id, idempotency_key, request_hash, currency, lines::text,"
+    " created_at"
+)
 
 
 class Checkouts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def claim(
-        self,
-        order_id: str,
-        customer_id: str,
-        cart_id: str,
-        idempotency_key: str | None,
-        request_hash: str,
-    ) -> Claim:
-        """Record a new checkout, or return the one that already holds this key or cart.
-
-        Concurrent claims with one key wait for the first to commit, so all see the same order.
-        """
+    async def find(
+        self, customer_id: str, idempotency_key: str | None, cart_id: str
+    ) -> CheckoutRecord | None:
+        """The customer's checkout recorded under this Idempotency-Key, else the one that
+        converted this cart; None when there is neither."""
         row = await self._pool.fetchrow(
-            f"INSERT INTO checkouts ({_FIELDS}) VALUES ($1, $2, $3, $4, $5, now())"
+            f"SELECT {_FIELDS} FROM checkouts WHERE customer_id = $1"
+            " AND (idempotency_key = $2 OR cart_id = $3)"
+            " ORDER BY (idempotency_key = $2) DESC NULLS LAST LIMIT 1",
+            customer_id, idempotency_key, cart_id,
+        )  # fmt: skip
+        return None if row is None else _record(row)
+
+    async def claim(self, record: CheckoutRecord) -> Claim:
+        """Record a new checkout, or return the one that already holds its order id, its key
+        or its cart. Concurrent claims wait for the first to commit, so all see one record."""
+        r = record
+        row = await self._pool.fetchrow(
+            "INSERT INTO checkouts (order_id, customer_id, cart_id, idempotency_key,"
+            " request_hash, currency, lines, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())"
             f" ON CONFLICT DO NOTHING RETURNING {_FIELDS}",
-            order_id, customer_id, cart_id, idempotency_key, request_hash,
+            r.order_id, r.customer_id, r.cart_id, r.idempotency_key, r.request_hash,
+            r.currency, _lines(r),
         )  # fmt: skip
         if row is not None:
             return Claim(_record(row), created=True)
         existing = await self._pool.fetchrow(
-            f"SELECT {_FIELDS} FROM checkouts WHERE (customer_id = $1 AND idempotency_key = $2)"
-            " OR cart_id = $3 OR order_id = $4 ORDER BY (idempotency_key = $2) DESC NULLS LAST"
-            " LIMIT 1",
-            customer_id, idempotency_key, cart_id, order_id,
+            f"SELECT {_FIELDS} FROM checkouts WHERE order_id = $1 OR cart_id = $2"
+            " OR (customer_id = $3 AND idempotency_key = $4)"
+            " ORDER BY (order_id = $1) DESC LIMIT 1",
+            r.order_id, r.cart_id, r.customer_id, r.idempotency_key,
         )  # fmt: skip
         if existing is None:  # the conflicting row was rolled back meanwhile; claim again
-            return await self.claim(order_id, customer_id, cart_id, idempotency_key, request_hash)
+            return await self.claim(record)
         return Claim(_record(existing), created=False)
 
     async def owner_of(self, order_id: str) -> str | None:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
@@ -20,11 +20,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
+from api.digests import body_digest
 from api.problems import Problem
 from commerce.kept_secrets import kept_secret
 from commerce.settings import Settings
 from domain.order import Order, ShipmentStatus
-from eventstore.carrier_inbox import CarrierInbox
+from eventstore.carrier_inbox import CarrierInbox, InboxEntry
 from eventstore.orders import OrderRepository, domain_events
 from eventstore.store import EventStore, RecordedEvent
 from workflows.contract import (
@@ -172,30 +173,57 @@ async def carrier_event(
     x_carrier_signature: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """A carrier's shipment event, signed `X-Carrier-Signature: sha256=<HMAC-SHA256 hex of the
-    raw body>`; the same `event_id` again gets the same answer and has no second effect."""
+    raw body>`; the same `event_id` again gets the same answer and has no second effect, and
+    with a different body it is refused (409)."""
     event = _verified_body(await request.body(), x_carrier_signature, settings)
+    digest = body_digest(
+        event.model_copy(update={"occurred_at": event.occurred_at.astimezone(UTC)})
+    )
     inbox = CarrierInbox(pool)
-    kept = await inbox.answer_of(event.event_id)
-    if kept is None:
+    entry = await inbox.entry(event.event_id)
+    _refuse_another_body(event.event_id, entry, digest)
+    if entry is None or entry.answer is None:
         order, recorded = await _completed_order(pool, event)
-        report = CarrierReport(
-            order.order_id, event.event_id, event.status, event.occurred_at.isoformat()
-        )
-        try:
-            answer = await _deliver(temporal, settings, report, recorded)
-        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError) as error:
-            answer = _answer_after_the_end(order, report, error)
-        except RPCError as error:
-            if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
-                raise  # Temporal unreachable: 503, the carrier retries
-            answer = _answer_after_the_end(order, report, error)
-        status_code = 409 if answer.outcome == "refused" else 200
-        kept = await inbox.keep(event.event_id, order.order_id, event.status, status_code,
-                                _public(answer))  # fmt: skip
-    status_code, body = kept
-    if status_code >= 400:
-        return _refusal(status_code, body)
-    return JSONResponse(body, status_code=status_code)
+        # Taken before delivery, so of two bodies sent at once with one id only one is delivered.
+        entry = await inbox.take(event.event_id, order.order_id, event.status, digest)
+        _refuse_another_body(event.event_id, entry, digest)
+        if entry.answer is None:
+            answer = await _answer(temporal, settings, order, event, recorded)
+            status_code = 409 if answer.outcome == "refused" else 200
+            entry = await inbox.keep(event.event_id, status_code, _public(answer))
+    assert entry.http_status is not None and entry.answer is not None
+    if entry.http_status >= 400:
+        return _refusal(entry.http_status, entry.answer)
+    return JSONResponse(entry.answer, status_code=entry.http_status)
+
+
+async def _answer(
+    temporal: Client,
+    settings: Settings,
+    order: Order,
+    event: CarrierEventCreate,
+    recorded: list[RecordedEvent],
+) -> CarrierAnswer:
+    report = CarrierReport(
+        order.order_id, event.event_id, event.status, event.occurred_at.isoformat()
+    )
+    try:
+        return await _deliver(temporal, settings, report, recorded)
+    except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError) as error:
+        return _answer_after_the_end(order, report, error)
+    except RPCError as error:
+        if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
+            raise  # Temporal unreachable: 503, the carrier retries
+        return _answer_after_the_end(order, report, error)
+
+
+def _refuse_another_body(event_id: str, entry: InboxEntry | None, digest: str) -> None:
+    """An event id names one report: the same id with another body is refused, unrecorded."""
+    if entry is not None and not entry.same_body(digest):
+        raise Problem(
+            409, f"carrier event {event_id} was already received with a different body",
+            title="Event id reused",
+        )  # fmt: skip
 
 
 def _public(answer: CarrierAnswer) -> dict[str, Any]:

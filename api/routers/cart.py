@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CustomerPrincipal
-from api.cart_store import CartNotFound, CartView
+from api.cart_errors import CartNotFound
+from api.cart_view import CartView
 from api.deps import CartStoreDep
 from domain.cart import MAX_LINE_QUANTITY
 from eventstore.catalog import SKU_PATTERN

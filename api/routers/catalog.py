@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -35,6 +36,9 @@ class ProductPublic(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    discontinued_at: datetime | None = Field(
+        default=None, description="when it stopped being sold; null while it is sold"
+    )
 
     @classmethod
     def of(cls, product: Product) -> ProductPublic:
@@ -46,6 +50,7 @@ class ProductPublic(BaseModel):
             on_hand=product.on_hand,
             reserved=product.reserved,
             available=product.available,
+            discontinued_at=product.discontinued_at,
         )
 
 
@@ -58,7 +63,8 @@ class ProductPage(BaseModel):
 async def put_product(
     sku: Sku, body: ProductUpsert, _: AdminPrincipal, catalog: CatalogDep, response: Response
 ) -> ProductPublic:
-    """Create (201) or replace (200) a product and set its on-hand stock."""
+    """Create (201) or replace (200) a product and set its on-hand stock; a discontinued
+    product is sold again."""
     product, created = await catalog.upsert_product(
         sku, body.name, body.price, body.currency, body.stock
     )
@@ -66,9 +72,19 @@ async def put_product(
     return ProductPublic.of(product)
 
 
+@router.delete("/admin/products/{sku}", status_code=status.HTTP_204_NO_CONTENT)
+async def discontinue_product(sku: Sku, _: AdminPrincipal, catalog: CatalogDep) -> Response:
+    """Stop selling a product (204; 404 for an unknown sku): it leaves the product list, adding
+    it to a cart is 404 and checking out a cart that holds it is 409. Its stock and the orders
+    that hold it are kept; PUT sells it again."""
+    if not await catalog.discontinue(sku):
+        raise Problem(404, f"no product with sku {sku!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/admin/products/{sku}")
 async def get_product(sku: Sku, _: AdminPrincipal, catalog: CatalogDep) -> ProductPublic:
-    """A product with its on-hand, reserved and available stock."""
+    """A product with its on-hand, reserved and available stock, sold or discontinued."""
     product = await catalog.get_product(sku)
     if product is None:
         raise Problem(404, f"no product with sku {sku!r}")
@@ -82,6 +98,7 @@ async def list_products(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ProductPage:
-    """Products by sku, a page at a time; pass `next_cursor` back as `cursor` for the next."""
+    """Products on sale by sku, a page at a time; pass `next_cursor` back as `cursor` for the
+    next."""
     products, next_cursor = await catalog.list_products(limit, cursor)
     return ProductPage(items=[ProductPublic.of(p) for p in products], next_cursor=next_cursor)

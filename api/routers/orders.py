@@ -57,7 +57,10 @@ async def checkout(
     orders: OrdersDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> OrderPublic:
-    """Turn the cart into an order and start its fulfilment saga (202; 200 on a repeat)."""
+    """Turn the cart into an order, priced from the catalog now, and start its fulfilment saga
+    (202; 200 on a repeat). 409: the cart was checked out by another request, holds products
+    no longer sold (`skus`), or its total is not `expected_total` (`cart` shows it now); 422: the
+    Idempotency-Key was used with another request, or the cart is empty."""
     service = Checkout(Checkouts(pool), orders, carts, temporal, settings, SagaStarts(pool))
     result = await service.place(who.subject, body, idempotency_key or None)
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"

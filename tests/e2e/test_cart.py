@@ -195,14 +195,16 @@ async def test_converted_cart_refuses_every_change_with_409(
     settings: Settings,
     app: Any,
 ) -> None:
-    from api.cart_store import CartStore
+    from api.cart_store import CartStore, CheckoutMark
     from eventstore.catalog import Catalog
 
     product = await create_product()
     cart = await _new_cart(http, customer)
     await _add(http, customer, cart["id"], product["sku"], 1)
     store = CartStore(redis_client, Catalog(app.state.resources.pool), settings)
-    converted = await store.convert(cart["id"], customer.subject, "order-1")
+    converted = await store.check_out(
+        cart["id"], customer.subject, CheckoutMark(order_id="order-1", request_digest="d")
+    )
     assert converted.status == "converted" and converted.order_id == "order-1"
     url = f"/api/v1/cart/{cart['id']}"
     changes = [

@@ -9,7 +9,7 @@ import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI
 
-from api.cart_store import CartStore
+from api.cart_store import CartStore, CheckoutMark
 from commerce.settings import Settings
 from eventstore.catalog import Catalog
 from tests.e2e.conftest import Caller, CreateProduct
@@ -51,7 +51,8 @@ async def test_counters_follow_creates_adds_converts_and_deletes(
     assert middle["value_in_carts"]["SEK"] - before["value_in_carts"].get("SEK", 0) == 3000
 
     store = CartStore(redis_client, Catalog(app.state.resources.pool), settings)
-    await store.convert(carts[0]["id"], customer.subject, "order-analytics")
+    mark = CheckoutMark(order_id="order-analytics", request_digest="d")
+    await store.check_out(carts[0]["id"], customer.subject, mark)
     await http.delete(f"/api/v1/cart/{carts[1]['id']}", headers=customer.headers)
     after = await _analytics(http, admin)
     assert _delta(after, before, "carts_converted") == 1

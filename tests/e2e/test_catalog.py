@@ -20,7 +20,7 @@ async def test_put_creates_with_201_then_updates_with_200(
     assert created.status_code == 201
     assert created.json() == {
         "sku": sku, "name": "Kettle", "price": 3999, "currency": "USD",
-        "on_hand": 10, "reserved": 0, "available": 10,
+        "on_hand": 10, "reserved": 0, "available": 10, "discontinued_at": None,
     }  # fmt: skip
     updated = await http.put(url, json={**body, "price": 3499, "stock": 4}, headers=admin.headers)
     assert updated.status_code == 200

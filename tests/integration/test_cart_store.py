@@ -1,4 +1,4 @@
-"""The cart store on real Redis and Postgres: the checkout contract (`get`, `convert`)."""
+"""The cart store on real Redis and Postgres: the checkout contract (`get`, `check_out`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from api.cart_store import CartAlreadyConverted, CartNotFound, CartStore, EmptyCart
+from api.cart_store import CartNotFound, CartStore, CheckoutMark
 from commerce.settings import Settings
-from domain.errors import CartNotActive
+from domain.errors import CartNotActive, EmptyOrder
 from eventstore.catalog import Catalog
 
 
@@ -28,12 +28,16 @@ async def sku(pool: asyncpg.Pool) -> str:
     return sku
 
 
+def _mark(order_id: str) -> CheckoutMark:
+    return CheckoutMark(order_id=order_id, request_digest=f"digest-of-{order_id}")
+
+
 async def test_convert_flips_an_active_cart_once_and_records_the_order(
     store: CartStore, sku: str, redis_client: redis.Redis
 ) -> None:
     cart = await store.create("alice")
     await store.add_item(cart.id, "alice", sku, 2)
-    converted = await store.convert(cart.id, "alice", "order-a")
+    converted = await store.check_out(cart.id, "alice", _mark("order-a"))
     assert (converted.status, converted.order_id, converted.subtotal) == (
         "converted",
         "order-a",
@@ -41,9 +45,8 @@ async def test_convert_flips_an_active_cart_once_and_records_the_order(
     )
     assert await store.get(cart.id) == converted
     assert await store.active("alice") is None
-    with pytest.raises(CartAlreadyConverted) as raised:
-        await store.convert(cart.id, "alice", "order-b")
-    assert raised.value.order_id == "order-a"
+    again = await store.check_out(cart.id, "alice", _mark("order-b"))
+    assert again == converted and again.checkout == _mark("order-a")
     with pytest.raises(CartNotActive):
         await store.add_item(cart.id, "alice", sku, 1)
 
@@ -54,25 +57,23 @@ async def test_concurrent_converts_of_one_cart_let_exactly_one_win(
     cart = await store.create("bob")
     await store.add_item(cart.id, "bob", sku, 1)
     results = await asyncio.gather(
-        *(store.convert(cart.id, "bob", f"order-{i}") for i in range(10)), return_exceptions=True
+        *(store.check_out(cart.id, "bob", _mark(f"order-{i}")) for i in range(10))
     )
-    winners = [r for r in results if not isinstance(r, BaseException)]
-    assert len(winners) == 1
-    assert all(isinstance(r, CartAlreadyConverted) for r in results if r not in winners)
-    assert (await store.get(cart.id)).order_id == winners[0].order_id  # type: ignore[union-attr]
+    assert len({r.checkout.order_id for r in results if r.checkout}) == 1
+    assert (await store.get(cart.id)) == results[0]
 
 
 async def test_convert_refuses_empty_unknown_and_other_customers_carts(
     store: CartStore, sku: str
 ) -> None:
     empty = await store.create("carol")
-    with pytest.raises(EmptyCart):
-        await store.convert(empty.id, "carol", "order-x")
+    with pytest.raises(EmptyOrder):
+        await store.check_out(empty.id, "carol", _mark("order-x"))
     with pytest.raises(CartNotFound):
-        await store.convert("no-such-cart", "carol", "order-x")
+        await store.check_out("no-such-cart", "carol", _mark("order-x"))
     await store.add_item(empty.id, "carol", sku, 1)
     with pytest.raises(CartNotFound):
-        await store.convert(empty.id, "mallory", "order-x")
+        await store.check_out(empty.id, "mallory", _mark("order-x"))
     assert (await store.get(empty.id)).status == "active"  # type: ignore[union-attr]
 
 
