@@ -10,6 +10,10 @@ import asyncpg
 from domain.errors import OutOfStock, PartiallyOutOfStock
 
 
+class ReservationConflict(Exception):
+    """The order already holds a reservation of other lines: a repeat must ask for the same."""
+
+
 class Inventory:
     """Holds, releases and commits an order's stock in `stock` with one transaction each.
 
@@ -21,7 +25,8 @@ class Inventory:
 
     async def reserve(self, order_id: str, lines: Sequence[tuple[str, int]]) -> str:
         """Hold every line or raise OutOfStock (PartiallyOutOfStock when some lines could be held
-        in full); a repeat for the same order is a no-op. A refusal stores nothing, so the order
+        in full); a repeat for the same order and lines is a no-op, for other lines it raises
+        ReservationConflict. A refusal stores nothing, so the order
         may reserve again later, e.g. the fewer lines of an accepted amendment."""
         wanted = dict(sorted(lines))
         async with self._pool.acquire() as conn, conn.transaction():
@@ -32,6 +37,13 @@ class Inventory:
                 json.dumps(wanted),
             )
             if inserted is None:
+                held = await conn.fetchval(
+                    "SELECT lines = $2::jsonb FROM reservations WHERE order_id = $1",
+                    order_id,
+                    json.dumps(wanted),
+                )
+                if not held:
+                    raise ReservationConflict(f"order {order_id} holds other lines than {wanted}")
                 return order_id
             rows = await conn.fetch(
                 "SELECT sku, on_hand - reserved AS available FROM stock"

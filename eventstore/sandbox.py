@@ -13,6 +13,11 @@ import asyncpg
 PROVIDERS = ("payment", "shipping", "notifications")
 
 
+class IdempotencyKeyReused(Exception):
+    """An idempotency key came back with another operation or amount: like a real gateway, the
+    sandbox refuses rather than answer with the first effect."""
+
+
 class SandboxLedger:
     """Shared state of the sandbox providers: their ledger, call counts and availability."""
 
@@ -50,17 +55,28 @@ class SandboxLedger:
         amount: int | None = None,
         detail: str | None = None,
     ) -> str:
-        """The effect's reference; a repeated key returns the first effect's reference."""
+        """The effect's reference; a repeated key returns the first effect's reference, and one
+        with another operation, order or amount raises IdempotencyKeyReused."""
         reference = f"{operation[:4]}_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-        stored = await self._pool.fetchval(
+        stored = await self._pool.fetchrow(
             "INSERT INTO sandbox_ledger"
             " (idempotency_key, provider, operation, order_id, amount, reference, detail)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key"
-            " RETURNING reference",
+            " RETURNING reference, operation, order_id, amount",
             key, provider, operation, order_id, amount, reference, detail,
         )  # fmt: skip
-        return str(stored)
+        assert stored is not None
+        if (stored["operation"], stored["order_id"], stored["amount"]) != (
+            operation,
+            order_id,
+            amount,
+        ):
+            raise IdempotencyKeyReused(
+                f"key {key} was used for {stored['operation']} of {stored['amount']}"
+                f" on order {stored['order_id']}, not {operation} of {amount}"
+            )
+        return str(stored["reference"])
 
     async def reference_of(self, key: str) -> str | None:
         """The effect recorded under an idempotency key, if there is one."""

@@ -87,8 +87,9 @@ class EventStore:
         """Append after `expected_version`; returns the new version.
 
         Re-appending events that are already in the stream (a retried call whose first attempt
-        committed) is a no-op that returns the current version. Any other conflict raises
-        ConcurrencyError.
+        committed: the same ids, types and data) is a no-op that returns the current version. Any
+        other conflict raises ConcurrencyError — also the same event ids with other data: a retry
+        that decided something else is never silently taken for the first decision.
         """
         if not events:
             return expected_version
@@ -105,24 +106,26 @@ class EventStore:
                 status = "INSERT 0 0"
             if status != "INSERT 0 0":
                 return expected_version + len(events)
-            return await self._settle_conflict(conn, stream_id, events, expected_version)
+            return await self._settle_conflict(conn, stream_id, args, expected_version)
 
     async def _settle_conflict(
         self,
         conn: asyncpg.Connection,
         stream_id: str,
-        events: Sequence[NewEvent],
+        args: tuple[list[Any], ...],
         expected_version: int,
     ) -> int:
+        ids, types, data, _ = args
         row = await conn.fetchrow(
             "SELECT coalesce(max(stream_version), 0) AS version,"
-            " count(*) FILTER (WHERE event_id = ANY($2::uuid[])) AS already"
+            " count(*) FILTER (WHERE (event_id, event_type, data) IN ("
+            "   SELECT i, t, d::jsonb FROM unnest($2::uuid[], $3::text[], $4::text[]) AS x(i, t, d)"
+            " )) AS already"
             " FROM events WHERE stream_id = $1",
-            stream_id,
-            [e.event_id for e in events],
-        )
+            stream_id, ids, types, data,
+        )  # fmt: skip
         assert row is not None
-        if row["already"] == len(events):
+        if row["already"] == len(ids):
             return int(row["version"])
         raise ConcurrencyError(stream_id, expected_version, int(row["version"]))
 

@@ -83,6 +83,19 @@ async def test_reappending_the_same_events_is_a_no_op(store: EventStore) -> None
     assert [r.type for r in await store.read_stream(stream)] == ["A", "B", "C"]
 
 
+async def test_the_same_event_ids_with_other_data_are_a_conflict_not_a_repeat(
+    store: EventStore,
+) -> None:
+    stream = _stream()
+    decided = _event("PaymentAuthorized", authorization_id="auth-1", amount=1500)
+    await store.append(stream, [decided], NO_STREAM)
+    other = NewEvent(decided.event_id, decided.type, {"authorization_id": "auth-2", "amount": 1500})
+
+    with pytest.raises(ConcurrencyError):
+        await store.append(stream, [other], NO_STREAM)
+    assert [r.data["authorization_id"] for r in await store.read_stream(stream)] == ["auth-1"]
+
+
 async def test_partly_new_batch_at_a_stale_version_is_a_conflict(store: EventStore) -> None:
     stream = _stream()
     first = _event("A")
