@@ -119,3 +119,7 @@ class RefundDeclined(BusinessRuleViolation):
     """The payment provider refused a refund (e.g. more than is left of the capture)."""
 
     default_message = "the refund was declined"
+
+
+class InvalidReturn(DomainError):
+    """A return asks for more of a sku than was bought and not yet returned, or for none."""

@@ -19,7 +19,21 @@ from domain.amendment_events import (
 from domain.codec import decode
 from domain.errors import UnknownEventType
 from domain.event_base import DomainEvent
-from domain.payment_events import PaymentActionExpired, PaymentActionRequired, RefundIssued
+from domain.payment_events import (
+    PaymentActionExpired,
+    PaymentActionRequired,
+    RefundFailed,
+    RefundIssued,
+    RefundRequested,
+)
+from domain.return_events import (
+    ReturnApproved,
+    ReturnClosed,
+    ReturnLine,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
 from domain.saga_events import (
     CancellationRequested,
     CleanupCompleted,
@@ -69,8 +83,16 @@ __all__ = [
     "PaymentCaptured",
     "PaymentReauthorized",
     "PaymentVoided",
+    "RefundFailed",
     "RefundIssued",
+    "RefundRequested",
     "ReservationReleased",
+    "ReturnApproved",
+    "ReturnClosed",
+    "ReturnLine",
+    "ReturnReceived",
+    "ReturnRejected",
+    "ReturnRequested",
     "SagaResumed",
     "SagaStalled",
     "ShipmentCancelled",
@@ -184,6 +206,13 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     CleanupCompleted,
     PaymentActionRequired,
     PaymentActionExpired,
+    RefundRequested,
+    RefundFailed,
+    ReturnRequested,
+    ReturnApproved,
+    ReturnRejected,
+    ReturnReceived,
+    ReturnClosed,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

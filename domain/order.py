@@ -4,8 +4,8 @@ from collections.abc import Iterable
 
 from domain import events as ev
 from domain import rules
+from domain.after_sale import AfterSale
 from domain.errors import AmountMismatch, InvalidTransition
-from domain.order_state import OrderState
 from domain.shipment_events import CarrierEvent
 from domain.status import (
     REVERSIBLE_STATUSES,
@@ -33,12 +33,8 @@ _CARRIER_EVENTS: dict[ShipmentStatus, type[CarrierEvent]] = {
 _UNDOING = (S.COMPENSATING, S.FAILED, S.CANCELLED)
 
 
-class Order(OrderState):
-    """An order in the fulfilment saga; new events wait in `pending_events` to be stored."""
-
-    def __init__(self, placed: ev.OrderPlaced) -> None:
-        super().__init__(placed)
-        self.pending_events: list[ev.DomainEvent] = []
+class Order(AfterSale):
+    """An order in the fulfilment saga and after it; new events wait in `pending_events`."""
 
     @classmethod
     def place(
@@ -345,13 +341,6 @@ class Order(OrderState):
         self._refuse_if(self.delivery_overdue, ev.DeliveryOverdue, "already overdue")
         self._record(ev.DeliveryOverdue(order_id=self.order_id, due_at=due_at))
 
-    def _record(self, event: ev.DomainEvent) -> None:
-        self.apply(event)
-        self.pending_events.append(event)
-
-    def _require(self, event: type[ev.DomainEvent], *allowed: OrderStatus) -> None:
-        self._refuse_if(self.status not in allowed, event)
-
     def undo_unrecorded(self, step: str, reference: str) -> None:
         """Record that compensation undid a stalled step's effect the saga never recorded."""
         self._require(ev.UnrecordedEffectUndone, *_UNDOING)
@@ -371,7 +360,3 @@ class Order(OrderState):
     def _require_total(self, amount: int) -> None:
         if amount != self.total:
             raise AmountMismatch(f"amount {amount} is not the order total {self.total}")
-
-    def _refuse_if(self, refused: bool, event: type[ev.DomainEvent], detail: str = "") -> None:
-        if refused:
-            raise InvalidTransition(self.status, event.type, detail)

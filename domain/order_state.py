@@ -32,13 +32,23 @@ from domain.events import (
     PaymentAuthorized,
     PaymentCaptured,
     PaymentVoided,
+    RefundFailed,
     RefundIssued,
+    RefundRequested,
     ReservationReleased,
     SagaResumed,
     SagaStalled,
     ShipmentCancelled,
     ShipmentCreated,
     UnrecordedEffectUndone,
+)
+from domain.return_events import (
+    Return,
+    ReturnApproved,
+    ReturnClosed,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
 )
 from domain.shipment_events import (
     ShipmentDelivered,
@@ -92,6 +102,9 @@ class OrderState:
         self.capture_id: str | None = None
         self.captured_amount = 0  # minor units taken by the capture
         self.refunded_total = 0  # minor units given back since
+        self.pending_refunds: dict[str, RefundRequested] = {}  # requested, not yet issued
+        self.returns: dict[str, Return] = {}
+        self.delivered_at: str | None = None  # RFC 3339, as the carrier reported it
         self.notification_channels: tuple[str, ...] | None = None
         self.failure_reason: str | None = None
         self.cancellation_reason: str | None = None
@@ -117,7 +130,9 @@ class OrderState:
     def cancellation_refusal(self) -> str | None:
         """Why this order cannot be cancelled now, or None (the one rule: domain.rules)."""
         return rules.cancellation_refusal(
-            self.status, cancelling=self.cancellation_reason is not None
+            self.status,
+            cancelling=self.cancellation_reason is not None,
+            shipment=self.shipment_stage,
         )
 
     @property
@@ -159,6 +174,19 @@ class OrderState:
     def _amendment_ended(self, status: str) -> None:
         if self.amendment is not None:
             self.amendment = replace(self.amendment, status=status)
+
+    def _settle_request(self, request_id: str) -> None:
+        self.pending_refunds = {k: v for k, v in self.pending_refunds.items() if k != request_id}
+
+    def _return_moved(self, return_id: str, status: str, **changes: Any) -> None:
+        if return_id in self.returns:
+            moved = replace(self.returns[return_id], status=status, **changes)
+            self.returns = {**self.returns, return_id: moved}
+
+    @property
+    def refundable(self) -> int:
+        """Minor units that may still be refunded: captured - refunded - refunds under way."""
+        return self.net_captured - sum(r.amount for r in self.pending_refunds.values())
 
     def apply(self, event: DomainEvent) -> None:
         """Change state for one event; events are facts, so nothing is refused here."""
@@ -212,8 +240,29 @@ class OrderState:
                 self.resume_status = self.stalled_step = self.stalled_error = None
                 if self.status is not OrderStatus.COMPENSATING:
                     self.status = OrderStatus.PAYMENT_CAPTURED
+            case RefundRequested():
+                self.pending_refunds = {**self.pending_refunds, event.refund_id: event}
             case RefundIssued():
                 self.refunded_total += event.amount
+                self._settle_request(event.request_id)
+                self._return_moved(event.return_id, "refunded")
+            case RefundFailed():
+                self._settle_request(event.request_id)
+            case ReturnRequested():
+                self.returns = {
+                    **self.returns,
+                    event.return_id: Return(
+                        return_id=event.return_id, lines=event.lines, reason=event.reason
+                    ),
+                }
+            case ReturnApproved():
+                self._return_moved(event.return_id, "approved")
+            case ReturnRejected():
+                self._return_moved(event.return_id, "rejected")
+            case ReturnReceived():
+                self._return_moved(event.return_id, "received", received=event.lines)
+            case ReturnClosed():
+                self._return_moved(event.return_id, "closed")
             case NotificationsSent():
                 self.notification_channels = event.channels
             case OrderCompleted():
@@ -259,6 +308,8 @@ class OrderState:
             ):
                 self.shipment_stage = STAGE_AFTER[event.type]
                 self.carrier_event_ids = self.carrier_event_ids | {event.carrier_event_id}
+                if isinstance(event, ShipmentDelivered):
+                    self.delivered_at = event.occurred_at
             case DeliveryOverdue():
                 self.delivery_overdue = True
             case _:

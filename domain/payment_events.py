@@ -6,12 +6,36 @@ from domain.event_base import DomainEvent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RefundIssued(DomainEvent):
-    """The payment provider returned `amount` (minor units) of the capture to the customer;
-    `refund_id` is the provider's reference."""
+class RefundRequested(DomainEvent):
+    """`amount` (minor units) of the capture is set aside to be refunded, decided against what is
+    left of it (captured - refunded - other refunds under way), so concurrent refunds can never
+    together exceed the capture. `refund_id` is ours (the provider call's idempotency key);
+    `return_id` names the return it pays for, if any."""
 
     refund_id: str
     amount: int
+    reason: str
+    return_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundIssued(DomainEvent):
+    """The payment provider returned `amount` (minor units) of the capture to the customer;
+    `refund_id` is the provider's reference, `request_id` the RefundRequested it settles (empty
+    for the saga's own refund of a cancelled order, decided without a request)."""
+
+    refund_id: str
+    amount: int
+    reason: str
+    request_id: str = ""  # the RefundRequested it settles ("" for a saga's cancel refund)
+    return_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundFailed(DomainEvent):
+    """The provider refused the requested refund: its amount is no longer set aside."""
+
+    request_id: str
     reason: str
 
 

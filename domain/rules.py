@@ -8,21 +8,31 @@ its amendment accepted. Each answers the reason for a refusal, or None when the 
 
 from __future__ import annotations
 
-from domain.status import TERMINAL_STATUSES, OrderStatus
+from domain.status import TERMINAL_STATUSES, OrderStatus, ShipmentStatus
 
 S = OrderStatus
+# The parcel has left (or ended): a cancel is too late, a return is the way back.
+_DISPATCHED = frozenset(
+    {ShipmentStatus.DISPATCHED, ShipmentStatus.DELIVERED, ShipmentStatus.LOST,
+     ShipmentStatus.RETURNED}
+)  # fmt: skip
 
 
-def cancellation_refusal(status: OrderStatus, *, cancelling: bool = False) -> str | None:
+def cancellation_refusal(
+    status: OrderStatus, *, cancelling: bool = False, shipment: ShipmentStatus | None = None
+) -> str | None:
     """Why an order in `status` cannot be cancelled now, or None.
 
-    A cancel is accepted from checkout until the saga completes the order: before capture the
-    saga undoes its steps; after capture (or with a capture in doubt) it also refunds the capture
-    in full. `cancelling` is True once a cancel was accepted (the saga may not have recorded it
-    yet). Source: API.md, "Cancel: accepted until the parcel is dispatched" (post-sale cancels
-    of completed orders are decided by the post-sale workflow).
+    A cancel is accepted from checkout until the carrier reports the parcel dispatched
+    (`shipment`: the carrier's last stage): before capture the saga undoes its steps; after
+    capture (or with a capture in doubt) it also refunds the capture in full; after completion
+    it cancels the shipment, restocks and refunds in full. `cancelling` is True once a cancel was
+    accepted (the saga may not have recorded it yet). Source: API.md, "Cancel: accepted until
+    the parcel is dispatched".
     """
-    if status in TERMINAL_STATUSES:
+    if status is S.COMPLETED and shipment in _DISPATCHED:
+        return "the parcel was already dispatched: request a return"
+    if status in TERMINAL_STATUSES - {S.COMPLETED}:
         return f"the order can no longer be cancelled ({status})"
     if cancelling:
         return "the order is already being cancelled"

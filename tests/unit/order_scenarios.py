@@ -47,6 +47,9 @@ COMMANDS: dict[str, Command] = {
     "expire_payment_action": lambda o: o.expire_payment_action(1800),
     "refund_payment": lambda o: o.refund_payment("ref-1", o.net_captured or 1, "cancelled"),
     "defer_cleanup": lambda o: o.defer_cleanup(["create_shipment"]),
+    "request_refund": lambda o: o.request_refund("r-1", 100, "goodwill"),
+    "settle_refund": lambda o: o.settle_refund("r-1", "re_1"),
+    "fail_refund": lambda o: o.fail_refund("r-1", "declined"),
     "complete_cleanup": lambda o: o.complete_cleanup(),
 }
 
@@ -69,6 +72,8 @@ def drive(*commands: str) -> Order:
 
 ALL_UNDO = ("cancel_shipment", "release_reservation", "void_payment")
 FORWARD_ONLY = {"stall", "start_compensation", "request_cancellation"}
+# What a completed order still allows: a cancel until dispatch, refunds of its capture.
+AFTER_SALE = {"request_cancellation", "request_refund"}
 # A capture may be in doubt once the order is confirmed: found later, it is recorded.
 IN_DOUBT = "record_found_capture"
 
@@ -115,7 +120,11 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         (*FORWARD[:5], "record_notifications"),
         {"complete", "stall", "request_cancellation"},
     ),
-    "completed": (tuple(FORWARD), set()),
+    "completed": (tuple(FORWARD), AFTER_SALE),
+    "refund_requested": (
+        (*FORWARD, "request_refund"),
+        {"settle_refund", "fail_refund", "request_cancellation"},
+    ),
     "stalled_before_capture": (
         (*FORWARD[:2], "stall"),
         {"resume", "start_compensation", "request_cancellation"},
@@ -136,7 +145,13 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     ),
     "cancelling_after_capture": (
         (*FORWARD[:5], "request_cancellation"),
-        {"refund_payment", "cancel_shipment", "release_reservation", "defer_cleanup"},
+        {
+            "refund_payment",
+            "request_refund",
+            "cancel_shipment",
+            "release_reservation",
+            "defer_cleanup",
+        },
     ),
     "all_undone": (
         (*FORWARD[:4], "start_compensation", *ALL_UNDO),

@@ -4,14 +4,20 @@ import dataclasses
 
 import pytest
 
-from domain import amendment_events, payment_events, saga_events, shipment_events
+from domain import (
+    amendment_events,
+    payment_events,
+    return_events,
+    saga_events,
+    shipment_events,
+)
 from domain import events as ev
 from domain.errors import DomainError, UnknownEventType
 from tests.unit.order_scenarios import FORWARD, drive
 
 
 def event_classes() -> set[type[ev.DomainEvent]]:
-    modules = (ev, saga_events, shipment_events, amendment_events, payment_events)
+    modules = (ev, saga_events, shipment_events, amendment_events, payment_events, return_events)
     return {
         obj
         for module in modules
@@ -22,7 +28,7 @@ def event_classes() -> set[type[ev.DomainEvent]]:
 
 def test_every_event_class_is_registered_under_its_class_name() -> None:
     classes = event_classes()
-    assert len(classes) == 34
+    assert len(classes) == 41
     for cls in classes:
         assert cls.type == cls.__name__
         assert ev.EVENT_TYPES.count(cls) == 1

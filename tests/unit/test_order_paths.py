@@ -101,7 +101,7 @@ def test_cancel_after_capture_refunds_in_full_before_the_order_ends() -> None:
 
 
 def test_cancel_is_refused_once_the_order_ended() -> None:
-    for path in (FORWARD, ["fail"], ["request_cancellation", "mark_cancelled"]):
+    for path in (["fail"], ["request_cancellation", "mark_cancelled"]):
         order = drive(*path)
         assert (
             order.cancellation_refusal == f"the order can no longer be cancelled ({order.status})"

@@ -7,7 +7,16 @@ import pytest
 from domain.errors import AmountMismatch, InvalidTransition
 from domain.events import DomainEvent
 from domain.order import TERMINAL_STATUSES, Order, OrderStatus
-from tests.unit.order_scenarios import ADDRESS, COMMANDS, FORWARD, LINES, SCENARIOS, drive, placed
+from tests.unit.order_scenarios import (
+    ADDRESS,
+    AFTER_SALE,
+    COMMANDS,
+    FORWARD,
+    LINES,
+    SCENARIOS,
+    drive,
+    placed,
+)
 
 LEGAL = [(s, c) for s, (_, allowed) in SCENARIOS.items() for c in sorted(allowed)]
 ILLEGAL = [(s, c) for s, (_, allowed) in SCENARIOS.items() for c in COMMANDS if c not in allowed]
@@ -42,11 +51,19 @@ def test_every_status_is_covered_by_a_scenario() -> None:
     assert reached == set(OrderStatus)
 
 
-@pytest.mark.parametrize("path", [FORWARD, ["fail"], ["request_cancellation", "mark_cancelled"]])
+@pytest.mark.parametrize("path", [["fail"], ["request_cancellation", "mark_cancelled"]])
 @pytest.mark.parametrize("command", COMMANDS)
-def test_terminal_statuses_refuse_every_command(path: list[str], command: str) -> None:
+def test_failed_and_cancelled_orders_refuse_every_command(path: list[str], command: str) -> None:
     order = drive(*path)
     assert order.status in TERMINAL_STATUSES and order.is_terminal
+    with pytest.raises(InvalidTransition):
+        COMMANDS[command](order)
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - AFTER_SALE))
+def test_a_completed_order_refuses_every_saga_command(command: str) -> None:
+    order = drive(*FORWARD)
+    assert order.status is OrderStatus.COMPLETED and order.is_terminal
     with pytest.raises(InvalidTransition):
         COMMANDS[command](order)
 

@@ -82,7 +82,9 @@ def test_a_final_status_refuses_every_further_move(
     assert order.is_stale_shipment_report(report) is (report == final)
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != "completed"])
+@pytest.mark.parametrize(
+    "scenario", [s for s in SCENARIOS if drive(*SCENARIOS[s][0]).status != "completed"]
+)
 def test_only_a_completed_order_takes_carrier_events(scenario: str) -> None:
     order = drive(*SCENARIOS[scenario][0])
     with pytest.raises(InvalidTransition):
