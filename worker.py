@@ -18,7 +18,7 @@ from temporalio.worker import Interceptor, Worker
 
 from activities.metrics import SagaStepMetrics
 from activities.ports import SagaPorts, saga_activities
-from activities.refusals import DomainRefusalsAreFinal
+from activities.refusals import DomainRefusalsAreFinal, StreamConflictsRetried
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.customer_keys import customer_search_key
@@ -32,7 +32,10 @@ from eventstore.sandbox import SandboxLedger
 from eventstore.spending import SpendingLimits
 from eventstore.store import EventStore
 from workflows.contract import STEPS, TASK_QUEUE
+from workflows.order_cancellation import OrderCancellationWorkflow
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.order_return import ReturnWorkflow
+from workflows.refund import RefundWorkflow
 from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 log = logging.getLogger("commerce.worker")
@@ -68,9 +71,20 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
+        workflows=[
+            OrderFulfillmentWorkflow,
+            ShipmentTrackingWorkflow,
+            OrderCancellationWorkflow,
+            RefundWorkflow,
+            ReturnWorkflow,
+        ],
         activities=saga_activities(ports or sandbox_ports(pool)),
-        interceptors=[*interceptors, SagaStepMetrics(STEPS), DomainRefusalsAreFinal()],
+        interceptors=[
+            *interceptors,
+            SagaStepMetrics(STEPS),
+            DomainRefusalsAreFinal(),
+            StreamConflictsRetried(),
+        ],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,
         max_cached_workflows=max_cached_workflows,

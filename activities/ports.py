@@ -26,6 +26,7 @@ class SagaPorts:
 
 def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     """Every activity of the saga, bound to `ports`."""
+    from activities.after_sale import AfterSaleActivities
     from activities.amendment import AmendmentActivities
     from activities.compensation import CompensationActivities
     from activities.fulfillment import FulfillmentActivities
@@ -36,6 +37,7 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
     in_doubt = InDoubtActivities(ports)
     shipment = ShipmentActivities(ports)
     amendment = AmendmentActivities(ports)
+    after_sale = AfterSaleActivities(ports)
     return [
         forward.authorize_payment,
         forward.check_payment_action,
@@ -58,4 +60,14 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         amendment.accept_amendment,
         amendment.expire_amendment,
         amendment.reauthorize_payment,
+        after_sale.request_cancellation_after_sale,
+        after_sale.request_refund,
+        after_sale.issue_refund,
+        after_sale.request_return,
+        after_sale.approve_return,
+        after_sale.reject_return,
+        after_sale.receive_return,
+        after_sale.close_return,
+        after_sale.restock_return,
+        after_sale.request_return_refund,
     ]

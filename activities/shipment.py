@@ -18,6 +18,10 @@ def carrier_answer(
 
 
 def _status(order: Order) -> str | None:
+    """The shipment's status for its tracking workflow; "cancelled" (final) once the order was
+    cancelled after completion, so the tracking ends."""
+    if order.status == "cancelled":
+        return "cancelled"
     status = order.shipment_status
     return None if status is None else str(status)
 
@@ -38,7 +42,8 @@ class ShipmentActivities(OrderSteps):
     @activity.defn(name="record_delivery_overdue")
     async def record_delivery_overdue(self, overdue: OverdueInput) -> str | None:
         order = await self._load(overdue.order_id)
-        if not order.delivery_overdue and not order.shipment_is_terminal:
+        completed = order.status == "completed"  # a cancelled order's parcel is not awaited
+        if completed and not order.delivery_overdue and not order.shipment_is_terminal:
             order.mark_delivery_overdue(overdue.due_at)
             await self._save(order)
         return _status(order)

@@ -12,6 +12,7 @@ from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
 from api.resources import Resources
 from api.routers import (
+    after_sale,
     carrier,
     cart,
     cart_analytics,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(cart.router)
     app.include_router(cart_analytics.router)
     app.include_router(orders.router)
+    app.include_router(after_sale.router)
     app.include_router(sagas.router)
     app.include_router(sandbox.router)
     app.include_router(shop_settings.router)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.line_items import LineItem
 from api.validation import StorableText
 from domain.order import Order
+from domain.return_events import Return, ReturnLine
 from eventstore.orders import domain_events
 from eventstore.store import RecordedEvent
 
@@ -69,6 +70,22 @@ class PaymentActionPublic(BaseModel):
     client_secret: str
 
 
+class ReturnedLine(BaseModel):
+    sku: str
+    quantity: int
+
+
+class OrderReturn(BaseModel):
+    """A return of some of the order's lines: requested, approved, rejected, received, refunded
+    or closed."""
+
+    id: str
+    status: str
+    items: list[ReturnedLine]
+    received: list[ReturnedLine]
+    reason: str
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -91,6 +108,7 @@ class OrderPublic(BaseModel):
     amendment: AmendmentPublic | None = None  # partial availability's offer, if one was made
     payment_action: PaymentActionPublic | None = None  # while awaiting_payment
     refunded_total: int = 0  # minor units given back (a cancel after capture refunds in full)
+    returns: list[OrderReturn] = []  # the order's returns (RMA): id, status, items, received
     cancellation_requested: bool = False  # the customer's cancel was recorded
     created_at: datetime
     updated_at: datetime
@@ -122,11 +140,22 @@ class OrderPublic(BaseModel):
             amendment=_amendment(order),
             payment_action=_payment_action(order),
             refunded_total=order.refunded_total,
+            returns=[_return(r) for r in order.returns.values()],
             cancellation_requested=order.cancellation_reason is not None,
             created_at=recorded[0].recorded_at,
             updated_at=recorded[-1].recorded_at,
             history=[HistoryEntry(type=r.type, at=r.recorded_at, **_facts(r)) for r in recorded],
         )
+
+
+def _return(ret: Return) -> OrderReturn:
+    def lines(of: tuple[ReturnLine, ...]) -> list[ReturnedLine]:
+        return [ReturnedLine(sku=line.sku, quantity=line.quantity) for line in of]
+
+    return OrderReturn(
+        id=ret.return_id, status=ret.status, items=lines(ret.lines),
+        received=lines(ret.received), reason=ret.reason,
+    )  # fmt: skip
 
 
 def _payment_action(order: Order) -> PaymentActionPublic | None:

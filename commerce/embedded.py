@@ -24,7 +24,12 @@ from typing import Any
 
 from commerce import postgres_home
 
-SEARCH_ATTRIBUTES = {"OrderStatus": "Keyword", "CustomerId": "Keyword", "OrderTotal": "Int"}
+SEARCH_ATTRIBUTES = {
+    "OrderStatus": "Keyword",
+    "CustomerId": "Keyword",
+    "OrderTotal": "Int",
+    "ReturnStatus": "Keyword",
+}
 _PR_SET_PDEATHSIG = 1
 
 

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     saga_reconcile_s: int = Field(default=30, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
+    # Returns: asked within this many days of delivery; closed without refund when the goods do
+    # not arrive within the receive timeout of approval.
+    return_window_days: int = Field(default=30, ge=0)
+    return_receive_timeout_s: int = Field(default=30 * 86400, ge=1)
     # Some lines out of stock: an amended order not accepted by then is cancelled.
     amendment_timeout_s: int = Field(default=86400, ge=1)
     # HMAC-SHA256 key of the carrier webhook. Unset: generated in the data dir in development;

@@ -31,8 +31,8 @@ class AfterSale(Decisions):
         """Set `amount` (minor units, > 0) aside for a refund; refused over what is refundable
         (captured - refunded - refunds under way)."""
         self._require(ev.RefundRequested, S.COMPLETED, S.COMPENSATING)
-        known = request_id in self.pending_refunds
-        self._refuse_if(known, ev.RefundRequested, f"refund {request_id} is already under way")
+        known = request_id in self.pending_refunds or request_id in self.refund_outcomes
+        self._refuse_if(known, ev.RefundRequested, f"refund {request_id} was already requested")
         self._refuse_if(amount <= 0, ev.RefundRequested, f"a refund of {amount} is not positive")
         left = self.refundable
         self._refuse_if(amount > left, ev.RefundRequested, f"only {left} can still be refunded")
@@ -75,13 +75,13 @@ class AfterSale(Decisions):
         window) or InvalidReturn (no line, more than was bought and not yet returned)."""
         asked = tuple(lines)
         self._require(ev.ReturnRequested, S.COMPLETED)
+        self._check_returnable(asked)  # the request itself first: 422 before any 409
         delivered = self.shipment_stage is ShipmentStatus.DELIVERED and self.delivered_at
         self._refuse_if(not delivered, ev.ReturnRequested, "the order was not delivered")
         assert self.delivered_at is not None
         late = now - datetime.fromisoformat(self.delivered_at) > timedelta(days=window_days)
         self._refuse_if(late, ev.ReturnRequested, f"outside the {window_days}-day return window")
         self._refuse_if(return_id in self.returns, ev.ReturnRequested, "already requested")
-        self._check_returnable(asked)
         self._record(
             ev.ReturnRequested(order_id=self.order_id, return_id=return_id, lines=asked,
                                reason=reason)

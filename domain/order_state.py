@@ -103,6 +103,7 @@ class OrderState:
         self.captured_amount = 0  # minor units taken by the capture
         self.refunded_total = 0  # minor units given back since
         self.pending_refunds: dict[str, RefundRequested] = {}  # requested, not yet issued
+        self.refund_outcomes: dict[str, str] = {}  # request id -> "issued" or "failed"
         self.returns: dict[str, Return] = {}
         self.delivered_at: str | None = None  # RFC 3339, as the carrier reported it
         self.notification_channels: tuple[str, ...] | None = None
@@ -175,8 +176,12 @@ class OrderState:
         if self.amendment is not None:
             self.amendment = replace(self.amendment, status=status)
 
-    def _settle_request(self, request_id: str) -> None:
-        self.pending_refunds = {k: v for k, v in self.pending_refunds.items() if k != request_id}
+    def _settle_request(self, request_id: str, outcome: str) -> None:
+        if request_id:
+            self.pending_refunds = {
+                k: v for k, v in self.pending_refunds.items() if k != request_id
+            }
+            self.refund_outcomes = {**self.refund_outcomes, request_id: outcome}
 
     def _return_moved(self, return_id: str, status: str, **changes: Any) -> None:
         if return_id in self.returns:
@@ -244,10 +249,10 @@ class OrderState:
                 self.pending_refunds = {**self.pending_refunds, event.refund_id: event}
             case RefundIssued():
                 self.refunded_total += event.amount
-                self._settle_request(event.request_id)
+                self._settle_request(event.request_id, "issued")
                 self._return_moved(event.return_id, "refunded")
             case RefundFailed():
-                self._settle_request(event.request_id)
+                self._settle_request(event.request_id, "failed")
             case ReturnRequested():
                 self.returns = {
                     **self.returns,

@@ -85,6 +85,24 @@ class Inventory:
                 await _move_stock(conn, lines, reserved_sign=-1, on_hand_sign=0)
         return True
 
+    async def restock(
+        self, order_id: str, return_id: str, lines: Sequence[tuple[str, int]]
+    ) -> bool:
+        """Put a return's goods back on hand, once per return; False when it was done already."""
+        back = dict(sorted(lines))
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO restocks (return_id, order_id, lines) VALUES ($1, $2, $3::jsonb)"
+                " ON CONFLICT (return_id) DO NOTHING RETURNING return_id",
+                return_id,
+                order_id,
+                json.dumps(back),
+            )
+            if inserted is None:
+                return False
+            await _move_stock(conn, back, reserved_sign=0, on_hand_sign=+1)
+        return True
+
     async def commit(self, order_id: str) -> bool:
         """The goods are sold: held stock leaves on_hand and reserved together."""
         async with self._pool.acquire() as conn, conn.transaction():

@@ -77,6 +77,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
             SearchAttributeKey.for_keyword("OrderStatus"),
             SearchAttributeKey.for_keyword("CustomerId"),
             SearchAttributeKey.for_int("OrderTotal"),
+            SearchAttributeKey.for_keyword("ReturnStatus"),
         ],
     )
     yield env

@@ -4,8 +4,9 @@
 ledger (every authorization, capture, void, refund, shipment once per idempotency key) and the
 stock table — and lists every way in which they break the service's promise:
 
-- money: captured - refunded at the provider equals the order's final charge (its total when
-  completed, 0 when failed or cancelled), and our events say the same amounts as the provider;
+- money: captured - refunded at the provider equals the order's final charge (its total less
+  refunds after the sale when completed, 0 when failed or cancelled), and our events say the
+  same amounts as the provider;
 - authorizations: none left open on a failed or cancelled order once its cleanup is done, and
   exactly the captured one on a completed order;
 - shipments: none left standing on a failed or cancelled order once its cleanup is done;
@@ -98,8 +99,9 @@ def _money(order: Order, ops: Counter[str], money: Counter[str]) -> list[str]:
             f"{order.order_id}: events say captured {order.captured_amount} refunded"
             f" {order.refunded_total}, the provider {money['capture']} and {money['refund']}"
         )
-    if order.status == "completed" and charged != order.total:
-        problems.append(f"{order.order_id}: completed, charged {charged} of {order.total}")
+    kept = order.total - order.refunded_total  # refunds after the sale give part of it back
+    if order.status == "completed" and charged != kept:
+        problems.append(f"{order.order_id}: completed, charged {charged}, kept {kept}")
     if order.status in ("failed", "cancelled") and charged != 0:
         problems.append(f"{order.order_id}: {order.status} but {charged} is still charged")
     if ops["capture"] > 1:

@@ -58,7 +58,7 @@ UPDATE_CARRIER_EVENT = "carrier_event"
 QUERY_SHIPMENT = "shipment"
 RECORD_CARRIER_EVENT = "record_carrier_event"
 RECORD_DELIVERY_OVERDUE = "record_delivery_overdue"
-FINAL_SHIPMENT_STATUSES = ("delivered", "lost", "returned")
+FINAL_SHIPMENT_STATUSES = ("delivered", "lost", "returned", "cancelled")
 
 
 def order_workflow_id(order_id: str) -> str:

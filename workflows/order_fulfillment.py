@@ -157,6 +157,11 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
     def _validate_cancel(self, request: CancelRequest) -> None:
         if not self._money_exact:
             return self._validate_cancel_before_money_exact()
+        if self._completing and self._status != "completed":
+            # Not a rule's no: a completed order may be cancelled, by its post-sale workflow.
+            raise ApplicationError(
+                "the order is being completed: repeat the cancel in a moment", type="Completing"
+            )
         refusal = rules.cancellation_refusal(
             self._rule_status(), cancelling=self._cancel_reason is not None
         )

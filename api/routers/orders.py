@@ -10,14 +10,22 @@ from api.auth import CustomerPrincipal, Principal
 from api.checkout import Checkout
 from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
 from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
+from api.post_sale_requests import refuse_unless_accepted, request_with_start
 from api.problems import Problem
 from api.saga_updates import update_saga
-from domain.rules import amendment_acceptance_refusal, cancellation_refusal
+from domain.order import Order
+from domain.rules import amendment_acceptance_refusal
 from domain.status import OrderStatus
 from eventstore.checkouts import Checkouts
 from eventstore.orders import OrderRepository, order_stream
 from eventstore.saga_starts import SagaStarts
 from eventstore.store import EventStore
+from workflows.after_sale_contract import (
+    CANCELLATION_WORKFLOW,
+    CancellationRequest,
+    StepTiming,
+    cancellation_workflow_id,
+)
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
@@ -34,13 +42,21 @@ def _orders(pool: PoolDep) -> OrderRepository:
 OrdersDep = Annotated[OrderRepository, Depends(_orders)]
 
 
-async def _visible_order(orders: OrderRepository, order_id: str, who: Principal) -> OrderPublic:
+async def visible_order(orders: OrderRepository, order_id: str, who: Principal) -> OrderPublic:
     """The order from its stream (strongly consistent); another customer's order is a 404."""
     recorded = await orders.history(order_id)
     if not recorded:
         raise Problem(404, f"order {order_id} not found")
     order = OrderPublic.from_stream(recorded)
     if order.customer_id != who.subject and not who.is_admin:
+        raise Problem(404, f"order {order_id} not found")
+    return order
+
+
+async def visible_domain_order(orders: OrderRepository, order_id: str, who: Principal) -> Order:
+    """The order aggregate, for the domain's rules; another customer's order is a 404."""
+    order = await orders.load(order_id)
+    if order is None or (order.customer_id != who.subject and not who.is_admin):
         raise Problem(404, f"order {order_id} not found")
     return order
 
@@ -66,7 +82,7 @@ async def checkout(
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
     if result.replayed:
         response.status_code = 200
-        return await _visible_order(orders, result.order_id, who)
+        return await visible_order(orders, result.order_id, who)
     return OrderPublic.from_stream(result.placed)
 
 
@@ -91,7 +107,7 @@ async def list_orders(
 @router.get("/{order_id}", response_model=OrderPublic)
 async def get_order(order_id: str, who: CustomerPrincipal, orders: OrdersDep) -> OrderPublic:
     """The order, read from its event stream (status, items, totals, history)."""
-    return await _visible_order(orders, order_id, who)
+    return await visible_order(orders, order_id, who)
 
 
 @router.post("/{order_id}/cancel", status_code=202, response_model=OrderPublic)
@@ -100,19 +116,31 @@ async def cancel_order(
     who: CustomerPrincipal,
     orders: OrdersDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
     body: CancelCreate | None = None,
 ) -> OrderPublic:
-    """Cancel the order: 202 until the saga completes it (a capture is refunded in full), 409
-    with the reason once it can no longer be cancelled."""
-    order = await _visible_order(orders, order_id, who)
-    refusal = cancellation_refusal(
-        OrderStatus(order.status), cancelling=order.cancellation_requested
-    )
+    """Cancel the order: 202 until the carrier reports the parcel dispatched — before capture the
+    saga undoes its steps, after capture it refunds in full, and a completed order has its
+    shipment cancelled, its stock put back and its capture refunded in full; 409 with the
+    reason once it can no longer be cancelled (dispatched: request a return)."""
+    order = await visible_domain_order(orders, order_id, who)
+    refusal = order.cancellation_refusal
     if refusal is not None:
         raise Problem(409, f"order {order_id}: {refusal}")
     reason = (body or CancelCreate()).reason
-    await update_saga(temporal, order_id, UPDATE_CANCEL, CancelRequest(reason))
-    return await _visible_order(orders, order_id, who)
+    if order.status is OrderStatus.COMPLETED:
+        request = CancellationRequest(order_id, reason, StepTiming(
+            settings.saga_step_max_attempts, settings.saga_step_initial_retry_ms
+        ))  # fmt: skip
+        workflow_id = cancellation_workflow_id(order_id)
+        decision = await request_with_start(
+            temporal, CANCELLATION_WORKFLOW, workflow_id, request, workflow_id
+        )
+        if decision is not None:
+            refuse_unless_accepted(decision)
+    else:
+        await update_saga(temporal, order_id, UPDATE_CANCEL, CancelRequest(reason))
+    return await visible_order(orders, order_id, who)
 
 
 @router.post("/{order_id}/accept-amendment", status_code=202, response_model=OrderPublic)
@@ -120,7 +148,7 @@ async def accept_amendment(
     order_id: str, who: CustomerPrincipal, orders: OrdersDep, temporal: TemporalDep
 ) -> OrderPublic:
     """Accept the amended order offered when some lines are out of stock (409 when none is)."""
-    order = await _visible_order(orders, order_id, who)
+    order = await visible_order(orders, order_id, who)
     refusal = amendment_acceptance_refusal(
         OrderStatus(order.status),
         amendment_pending=order.amendment is not None and order.amendment.status == "proposed",
@@ -129,4 +157,4 @@ async def accept_amendment(
     if refusal is not None:
         raise Problem(409, f"order {order_id}: {refusal}")
     await update_saga(temporal, order_id, UPDATE_ACCEPT_AMENDMENT)
-    return await _visible_order(orders, order_id, who)
+    return await visible_order(orders, order_id, who)

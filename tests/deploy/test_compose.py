@@ -241,7 +241,7 @@ def test_an_example_secret_from_this_repository_is_refused(
 def test_migrate_registers_the_search_attributes_before_the_app_starts(
     services: dict[str, Any],
 ) -> None:
-    assert set(SEARCH_ATTRIBUTES) == {"OrderStatus", "CustomerId", "OrderTotal"}
+    assert set(SEARCH_ATTRIBUTES) == {"OrderStatus", "CustomerId", "OrderTotal", "ReturnStatus"}
     assert services["migrate"]["depends_on"]["temporal"]["condition"] == "service_healthy"
     assert "temporal-setup" not in services  # `commerce migrate` does it, with the app's TLS
     for app in ("api", "worker"):
