@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from commerce.redaction import redacted
 from commerce.settings import Settings, get_settings
 
 _ENV_NAMES = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE"}
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (OSError, TimeoutError, RuntimeError) as error:
-        print(f"commerce {args.command}: {error}", file=sys.stderr)
+        print(f"commerce {args.command}: {redacted(str(error))}", file=sys.stderr)
         return 1
 
 

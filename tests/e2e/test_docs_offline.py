@@ -21,7 +21,7 @@ from api.app import create_app
 from commerce.embedded import free_port
 from commerce.settings import Settings
 from tests.e2e.conftest import Caller, CreateProduct
-from tests.e2e.orders_support import ADDRESS
+from tests.e2e.orders_support import ADDRESS, wait_for_status
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -188,6 +188,7 @@ def _dom_id(openapi: dict[str, Any], path: str, method: str) -> str:
     return f"operations-{operation['tags'][0]}-{operation['operationId']}"
 
 
+@pytest.mark.usefixtures("saga_worker")
 async def test_the_docs_page_places_an_order_with_nothing_from_the_internet(
     docs_url: str,
     page: DevTools,
@@ -224,6 +225,7 @@ async def test_the_docs_page_places_an_order_with_nothing_from_the_internet(
 
     placed = await http.get(f"/api/v1/orders/{order['id']}", headers=customer.headers)
     assert placed.status_code == 200 and placed.json()["total"] == 1400
+    assert (await wait_for_status(http, customer, order["id"]))["status"] == "completed"
     requested = [
         event["params"]["request"]["url"]
         for event in page.events

@@ -25,7 +25,7 @@ from commerce.embedded import free_port
 from commerce.logs import context_handler
 from commerce.settings import Settings
 from tests.e2e.conftest import Caller, CreateProduct, make_caller
-from tests.e2e.orders_support import checkout_body, filled_cart
+from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
 
 PASSWORD = "s3cret-Pa55"
 
@@ -207,6 +207,7 @@ async def test_product_names_refuse_control_and_bidi_characters(
     ).status_code == 404
 
 
+@pytest.mark.usefixtures("saga_worker")
 async def test_names_in_any_script_are_still_accepted(
     http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct
 ) -> None:
@@ -217,3 +218,29 @@ async def test_names_in_any_script_are_still_accepted(
     )
     assert answer.status_code == 202, answer.text
     assert answer.json()["shipping_address"]["name"] == name
+    await wait_for_status(http, customer, answer.json()["id"])  # leaves no saga running
+
+
+async def test_commerce_infra_prints_addresses_without_their_password(tmp_path: Path) -> None:
+    """Every address external, so nothing starts: infra prints the three lines and waits."""
+    env = {
+        **os.environ,
+        "COMMERCE_DATABASE_URL": _unreachable("postgresql"),
+        "COMMERCE_REDIS_URL": _unreachable("redis"),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "COMMERCE_DATA_DIR": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "infra", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        lines = [await asyncio.wait_for(process.stdout.readline(), 60) for _ in range(3)]
+    finally:
+        process.terminate()
+        await process.wait()
+    printed = b"".join(lines).decode()
+    assert "COMMERCE_DATABASE_URL=postgresql://shop:***@127.0.0.1:" in printed
+    assert "COMMERCE_REDIS_URL=redis://shop:***@127.0.0.1:" in printed
+    assert PASSWORD not in printed
