@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import metrics
+from api.admission import InFlightLimit
+from api.body_limit import BodyLimit
+from api.limits import WriteGuard, WriteLimiter
 from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
+from api.request_context import RequestContext
 from api.resources import Resources
 from api.routers import (
     after_sale,
@@ -23,8 +29,17 @@ from api.routers import (
     sandbox,
     shop_settings,
 )
+from api.stale_statements import RetryStaleStatements
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import Tracing, configure_tracing
+
+_ABOUT: dict[str, Any] = {
+    "title": "Commerce API",
+    "version": "0.1.0",
+    "description": "Carts, checkout and durable order fulfilment (a Temporal saga).",
+}
+# Signed by the sender over the raw body, no bearer token; COMMERCE_WEBHOOK_MAX_BODY_BYTES.
+WEBHOOK_PATHS = ("/api/v1/carrier/events",)
 
 
 def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:
@@ -36,23 +51,20 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interceptors = tracing.temporal_interceptors() if tracing else ()
         app.state.resources = await Resources.open(settings, interceptors)
+        app.state.write_limiter = WriteLimiter(app.state.resources.redis, settings)
         try:
             yield
         finally:
             await app.state.resources.close()
 
-    app = FastAPI(
-        title="Commerce API",
-        version="0.1.0",
-        description="Carts, checkout and durable order fulfilment (a Temporal saga).",
-        lifespan=lifespan,
-    )
+    app = _documented_app(settings, lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(HttpMetrics)
+    _add_guards(app, settings)
     if tracing:
         tracing.instrument_app(app)
-    app.include_router(metrics.router)
+    if settings.environment == "development":  # production: COMMERCE_API_METRICS_PORT only
+        app.include_router(metrics.router)
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(cart.router)
@@ -64,3 +76,35 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(shop_settings.router)
     app.include_router(carrier.router)
     return app
+
+
+def _documented_app(
+    settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> FastAPI:
+    """With COMMERCE_PUBLIC_DOCS, /docs (Swagger UI), /redoc and /openapi.json, every asset served
+    by the API itself (no CDN: the page works offline, and asks no third party for anything);
+    without, none of the three."""
+    if not settings.public_docs:
+        return FastAPI(**_ABOUT, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    return FastAPIOffline(
+        **_ABOUT,
+        lifespan=lifespan,
+        # Swagger UI would send the spec's URL to validator.swagger.io for a badge.
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
+    )
+
+
+def _add_guards(app: FastAPI, settings: Settings) -> None:
+    """The request pipeline, outermost first: metrics (every answer counted), request id and the
+    last-resort error answer, the in-flight bound, the body limit, write budgets and early
+    authentication, and innermost the retry of a request hit by a stale prepared statement."""
+    app.add_middleware(RetryStaleStatements)
+    app.add_middleware(WriteGuard, unauthenticated=WEBHOOK_PATHS)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        per_path=dict.fromkeys(WEBHOOK_PATHS, settings.webhook_max_body_bytes),
+    )
+    app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
+    app.add_middleware(RequestContext)
+    app.add_middleware(HttpMetrics)

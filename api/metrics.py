@@ -1,15 +1,27 @@
 """The API's Prometheus metrics, the middleware timing each request by its route template, and
-`GET /metrics` (no auth: bind the API where only the scraper and the load balancer reach it)."""
+where they are served: their own port (`COMMERCE_API_METRICS_PORT`, as the worker's), and in
+development also `GET /metrics` on the API port (no auth)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Literal
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from commerce.settings import Settings
+
+log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
     "commerce_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -37,6 +49,21 @@ router = APIRouter(include_in_schema=False)
 def metrics() -> Response:
     """The process's metrics in the Prometheus text format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """`/metrics` on COMMERCE_API_METRICS_HOST:COMMERCE_API_METRICS_PORT (0 = none), a port the
+    public never reaches. A port already taken (a second API on one machine) is logged, not fatal."""
+    if not settings.api_metrics_port:
+        return
+    try:
+        start_http_server(settings.api_metrics_port, settings.api_metrics_host)
+    except OSError as error:
+        log.warning("COMMERCE_API_METRICS_PORT: no metrics endpoint: %s", error)
+        return
+    log.info(
+        "metrics on http://%s:%d/metrics", settings.api_metrics_host, settings.api_metrics_port
+    )
 
 
 class HttpMetrics:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.line_items import LineItem
-from api.validation import StorableText
+from api.validation import DisplayText, StorableText
 from domain.order import Order
 from domain.return_events import Return, ReturnLine
 from eventstore.orders import domain_events
@@ -21,10 +21,10 @@ MAX_MINOR_UNITS = 10**15  # far above any real total, well inside bigint
 class ShippingAddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: StorableText = _Text
-    line1: StorableText = _Text
-    city: StorableText = Field(min_length=1, max_length=100)
-    postal_code: StorableText = Field(min_length=1, max_length=20)
+    name: DisplayText = _Text
+    line1: DisplayText = _Text
+    city: DisplayText = Field(min_length=1, max_length=100)
+    postal_code: DisplayText = Field(min_length=1, max_length=20)
     country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
 
 
@@ -45,7 +45,7 @@ class CheckoutCreate(BaseModel):
 
 
 class CancelCreate(BaseModel):
-    reason: StorableText = Field(default="cancelled by the customer", max_length=500)
+    reason: DisplayText = Field(default="cancelled by the customer", max_length=500)
 
 
 class AmendmentPublic(BaseModel):

@@ -23,6 +23,8 @@ from api.cart_errors import (
     IdempotencyKeyReused,
     UnknownProduct,
 )
+from commerce.logs import current_request_id
+from commerce.redaction import redacted
 from domain import errors
 from domain.cart import ProductsNotSold, TotalChanged
 from eventstore.catalog import StockBelowReserved
@@ -51,6 +53,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    """The problem document; inside a request it carries `request_id`, the id its log lines and
+    its `X-Request-Id` header carry."""
     phrase = HTTPStatus(status).phrase
     body = {
         "type": f"https://httpstatuses.io/{status}" if status != 422 else "about:blank",
@@ -59,7 +63,15 @@ def problem_response(
         "detail": detail,
         **extra,
     }
+    if (request_id := current_request_id.get()) is not None:
+        body.setdefault("request_id", request_id)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def retry_later(status: int, detail: str, retry_after_s: int, **extra: Any) -> JSONResponse:
+    """429 or 503 with `Retry-After` (whole seconds, at least 1)."""
+    headers = {"Retry-After": str(max(1, retry_after_s))}
+    return problem_response(status, detail, headers=headers, **extra)
 
 
 # Errors raised below the routes, by type; the first match along the exception's MRO wins.
@@ -123,7 +135,7 @@ def _status_of(error: Exception) -> int | None:
 async def _on_mapped(request: Request, error: Exception) -> JSONResponse:
     status = _status_of(error)
     if status is None:
-        return await _on_unexpected(request, error)
+        return unexpected_error_response(request.method, request.url.path, error)
     extra = {name: getattr(error, name) for name in _EXTRA_FIELDS if hasattr(error, name)}
     title = getattr(error, "title", None) or _title_of(error)
     return problem_response(status, str(error), title, **extra)
@@ -155,25 +167,26 @@ def _unavailable_dependency(error: Exception) -> str | None:
         return "Redis"
     if temporal_unreachable(error):
         return "Temporal"
+    if isinstance(error, RPCTimeoutOrCancelledError):  # an update past its deadline
+        return "Temporal"
     if isinstance(error, ConnectionError | TimeoutError):
         return "a server it depends on"
     return None
 
 
-async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+def unexpected_error_response(method: str, path: str, error: Exception) -> JSONResponse:
+    """A dependency that could not be reached: 503 with `Retry-After`; anything else: 500. Either
+    is logged here, once, with the request id the problem document carries."""
     dependency = _unavailable_dependency(error)
     if dependency is not None:
         # Nothing was decided: the client may repeat the request (with its Idempotency-Key).
-        log.warning(
-            "%s %s: %s unavailable: %s", request.method, request.url.path, dependency, error
-        )
-        return problem_response(
-            503,
-            f"{dependency} is briefly unavailable; repeat the request",
-            headers={"Retry-After": "1"},
-        )
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "The server could not complete the request.")
+        reason = redacted(str(error) or type(error).__name__)
+        log.warning("%s %s: %s unavailable: %s", method, path, dependency, reason)
+        return retry_later(503, f"{dependency} is briefly unavailable; repeat the request", 1)
+    log.error("unhandled error on %s %s", method, path, exc_info=error)
+    return problem_response(
+        500, "The server could not complete the request; quote its request_id to the operator."
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -182,4 +195,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     for error_type in ERROR_STATUS:
         app.add_exception_handler(error_type, _on_mapped)
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Any other error reaches api.request_context.RequestContext, which answers and logs it once
+    # (an `Exception` handler here would run in Starlette's ServerErrorMiddleware, which raises the
+    # error again after answering, for the server to log a second time).

@@ -1,4 +1,6 @@
-"""The connections one API process holds: a PostgreSQL pool, a Redis client, a Temporal client."""
+"""The connections one API process holds: a PostgreSQL pool, a Redis client, a Temporal client,
+each with the deadlines of the settings (`commerce.connections`), so a dead server costs a request
+a fast 503, never a hang."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import redis.asyncio as redis
 from temporalio.client import Client, Interceptor
 from temporalio.service import RetryConfig
 
-from commerce.connections import connect_temporal
+from commerce.connections import connect_temporal, create_pool, redis_options
 from commerce.settings import Settings
 
 # An unreachable Temporal answers within a few seconds as a 503 to repeat, instead of holding the
@@ -31,18 +33,17 @@ class Resources:
     async def open(cls, settings: Settings, interceptors: Sequence[Interceptor] = ()) -> Resources:
         """Connect lazily where the driver allows, so the API starts (and reports not ready)
         while a dependency is down instead of crash-looping."""
-        pool = await asyncpg.create_pool(
-            settings.database_url, min_size=0, max_size=settings.database_pool_max
+        pool = await create_pool(
+            settings, min_size=0, acquire_timeout=settings.database_acquire_timeout_s
         )
-        assert pool is not None
         # A bounded pool reuses its connections: a burst of requests waits for one instead of
         # opening hundreds (at concurrency 200 those new connections failed; docs/benchmarks.md).
         client = redis.Redis(
             connection_pool=redis.BlockingConnectionPool.from_url(
                 settings.redis_url,
-                decode_responses=True,
                 max_connections=settings.redis_pool_max,
-                timeout=10,
+                timeout=settings.redis_timeout_s,
+                **redis_options(settings),
             )
         )
         temporal = await connect_temporal(

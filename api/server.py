@@ -5,10 +5,12 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
+from api.metrics import serve_metrics
 from commerce.settings import Settings
 
 
 def serve(settings: Settings) -> None:
+    serve_metrics(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
+
+# Embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): they reorder
+# how the text around them is shown, so a name could display as something else (Trojan Source,
+# CVE-2021-42574). Marks (LRM, RLM) only steer neutral characters and stay allowed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Cc: C0/C1 controls (NUL, BEL, ESC, newline, ...); Zl, Zp: line and paragraph separators.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
 
 def _storable(text: str) -> str:
@@ -18,4 +26,18 @@ def _storable(text: str) -> str:
     return text
 
 
+def _displayable(text: str) -> str:
+    """One line as people will see it: no control characters, no line breaks, no bidirectional
+    embedding, override or isolate characters."""
+    for char in text:
+        if char in BIDI_CONTROLS:
+            raise ValueError(f"must not contain the bidirectional control U+{ord(char):04X}")
+        if unicodedata.category(char) in _LINE_BREAKING:
+            raise ValueError(f"must not contain the control character U+{ord(char):04X}")
+    return text
+
+
 StorableText = Annotated[str, AfterValidator(_storable)]
+DisplayText = Annotated[str, AfterValidator(_storable), AfterValidator(_displayable)]
+"""Text shown to people (names, address lines, reasons): StorableText on one line, without
+control or bidirectional control characters."""

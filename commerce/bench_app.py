@@ -73,6 +73,9 @@ async def running_app(settings: Settings, temporal: Client) -> AsyncIterator[App
         "COMMERCE_API_HOST": "127.0.0.1",
         "COMMERCE_API_PORT": str(settings.api_port),
         "COMMERCE_ENVIRONMENT": "development",
+        "COMMERCE_RATE_LIMIT_PER_IP": settings.rate_limit_per_ip,
+        "COMMERCE_RATE_LIMIT_PER_CUSTOMER": settings.rate_limit_per_customer,
+        "COMMERCE_API_METRICS_PORT": str(settings.api_metrics_port),
         # Bytecode cached in the bench's temp dir, as the image's compileall provides: without it
         # (PYTHONDONTWRITEBYTECODE=1) the workflow sandbox compiles the saga's module from
         # source for every workflow it starts (docs/benchmarks.md, profile).

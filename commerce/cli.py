@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from commerce.redaction import redacted
 from commerce.settings import Settings, get_settings
 
 
@@ -212,7 +213,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         return 130
     except (OSError, TimeoutError, RuntimeError) as error:
-        print(f"commerce {args.command}: {error}", file=sys.stderr)
+        print(f"commerce {args.command}: {redacted(str(error))}", file=sys.stderr)
         return 1
 
 

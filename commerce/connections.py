@@ -1,4 +1,5 @@
-"""Connections to the three servers, with failures named by the setting that points at them."""
+"""Connections to the three servers, with failures named by the setting that points at them,
+every call bounded by a deadline from the settings, and no password in any message."""
 
 from __future__ import annotations
 
@@ -16,34 +17,72 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from commerce.embedded import SEARCH_ATTRIBUTES
 from commerce.payload_codec import data_converter_for
+from commerce.redaction import redacted
 from commerce.settings import Settings
+from commerce.temporal_deadlines import RpcDeadlines
 
 
 class Unreachable(RuntimeError):
-    """A configured server did not answer; the message names the setting to check."""
+    """A configured server did not answer; the message names the setting to check (and shows its
+    address without a password)."""
 
     def __init__(self, setting: str, address: str, cause: BaseException) -> None:
-        super().__init__(f"{setting}={address} is unreachable: {cause or type(cause).__name__}")
+        reason = redacted(str(cause) or type(cause).__name__)
+        super().__init__(f"{setting}={redacted(address)} is unreachable: {reason}")
         self.setting = setting
 
 
-async def create_pool(settings: Settings, **kwargs: Any) -> asyncpg.Pool:
+class DeadlinePool(asyncpg.Pool):
+    """An asyncpg pool whose `acquire()` (and so `fetch`, `execute`, ... on the pool) gives up
+    after `acquire_timeout` seconds (TimeoutError) instead of waiting for ever for a connection."""
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    settings: Settings, *, acquire_timeout: float | None = None, **kwargs: Any
+) -> asyncpg.Pool:
+    """A pool with the connect and statement deadlines of the settings (`kwargs` override);
+    `acquire_timeout`: also a deadline on waiting for a free connection (the API's pool)."""
+    options: dict[str, Any] = {
+        "min_size": settings.database_pool_min,
+        "max_size": settings.database_pool_max,
+        "timeout": settings.database_connect_timeout_s,
+        "command_timeout": settings.database_command_timeout_s,
+        # asyncpg.create_pool's defaults (it has no pool class argument, so the pool is built here)
+        "max_queries": 50000,
+        "max_inactive_connection_lifetime": 300.0,
+        "loop": None,
+        "connection_class": asyncpg.Connection,
+        "record_class": asyncpg.Record,
+        **kwargs,
+    }
     try:
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=settings.database_pool_min,
-            max_size=settings.database_pool_max,
-            timeout=10,
-            **kwargs,
-        )
+        pool = DeadlinePool(settings.database_url, acquire_timeout=acquire_timeout, **options)
+        await pool
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         raise Unreachable("COMMERCE_DATABASE_URL", settings.database_url, error) from error
-    assert pool is not None
     return pool
 
 
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """Deadlines of every Redis connection: connect, each reply, and a PING on a connection idle
+    longer than the health check interval (so a dead server is found before a command hangs)."""
+    return {
+        "decode_responses": True,
+        "socket_connect_timeout": settings.redis_connect_timeout_s,
+        "socket_timeout": settings.redis_timeout_s,
+        "health_check_interval": settings.redis_health_check_interval_s,
+    }
+
+
 async def create_redis(settings: Settings) -> redis.Redis:
-    client = redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.from_url(settings.redis_url, **redis_options(settings))
     try:
         await client.ping()
     except (OSError, redis.RedisError) as error:
@@ -74,8 +113,11 @@ def temporal_tls(settings: Settings) -> TLSConfig | bool | None:
 
 async def connect_temporal(settings: Settings, **kwargs: Any) -> Client:
     """A Temporal client of the shop: payloads encrypted with its payload keys, TLS and API key
-    from the settings. With `lazy=True` it connects on first use."""
+    from the settings, each call with a deadline (`COMMERCE_TEMPORAL_RPC_TIMEOUT_S`) unless the
+    caller sets one. With `lazy=True` it connects on first use."""
     kwargs.setdefault("data_converter", data_converter_for(settings))
+    deadlines = RpcDeadlines(settings.temporal_rpc_timeout_s)
+    kwargs["interceptors"] = [deadlines, *kwargs.get("interceptors", ())]
     try:
         return await Client.connect(
             settings.temporal_address,
@@ -122,7 +164,9 @@ async def migrate(settings: Settings) -> list[str]:
     from eventstore.migrations import apply_migrations
 
     try:
-        conn = await asyncpg.connect(settings.database_url, timeout=10)
+        conn = await asyncpg.connect(
+            settings.database_url, timeout=settings.database_connect_timeout_s
+        )
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         raise Unreachable("COMMERCE_DATABASE_URL", settings.database_url, error) from error
     try:

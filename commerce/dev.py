@@ -10,6 +10,7 @@ from commerce.connections import create_pool, migrate
 from commerce.embedded import EmbeddedServer, port_answers
 from commerce.infra import address_lines, running_infrastructure, supervise
 from commerce.payload_codec import payload_key_spec
+from commerce.redaction import redacted
 from commerce.settings import Settings
 from commerce.tokens import signing_secret
 
@@ -57,7 +58,7 @@ async def run_dev(settings: Settings) -> int:
             for child in children:
                 await child.start()
             for line in address_lines(settings):
-                print(line, flush=True)
+                print(redacted(line), flush=True)
             print(
                 f"# API: http://{settings.api_host}:{settings.api_port}/docs"
                 f"  Temporal UI: {settings.temporal_ui_url}"

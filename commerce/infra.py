@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from commerce.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServer, EmbeddedTemporal
+from commerce.redaction import redacted
 from commerce.settings import Settings
 
 
@@ -97,7 +98,7 @@ async def supervise(servers: list[EmbeddedServer]) -> str | None:
 async def run_infra(settings: Settings) -> int:
     async with running_infrastructure(settings) as servers:
         for line in address_lines(settings):
-            print(line, flush=True)
+            print(redacted(line), flush=True)
         print(f"# Temporal UI: {settings.temporal_ui_url}  (Ctrl-C stops everything)", flush=True)
         crashed = await supervise(servers)
     if crashed:

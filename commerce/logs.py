@@ -1,19 +1,27 @@
-"""JSON logs, one event per line, with the order and trace context carried on each record."""
+"""JSON logs, one event per line, with the order, request and trace context carried on each
+record, and no URL password in any line (`commerce.redaction`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
 from temporalio import activity
 
+from commerce.redaction import redacted
 from commerce.telemetry import current_trace_id
 from workflows.contract import order_workflow_id
 
-_CONTEXT_FIELDS = ("order_id", "workflow_id", "activity", "attempt", "trace_id", "customer_id")
+_CONTEXT_FIELDS = (
+    "request_id", "order_id", "workflow_id", "activity", "attempt", "trace_id", "customer_id",
+)  # fmt: skip
+
+# The id of the HTTP request being served (set by the API's RequestContext middleware).
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,15 +30,25 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redacted(record.getMessage()),
         }
         for name in _CONTEXT_FIELDS:
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redacted(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines (`COMMERCE_LOG_JSON=false`), redacted like the JSON ones."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redacted(super().format(record))
 
 
 class ContextFilter(logging.Filter):
@@ -40,6 +58,8 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "trace_id", None) is None:
             record.trace_id = current_trace_id()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id.get()
         if activity.in_activity():
             info = activity.info()
             for name, value in (
@@ -62,11 +82,7 @@ def order_id_of(workflow_id: str) -> str | None:
 def context_handler(stream: TextIO = sys.stderr, as_json: bool = True) -> logging.Handler:
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
-    handler.setFormatter(
-        JsonFormatter()
-        if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     return handler
 
 

@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     database_url: str = ""  # "" = embedded, derived below
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=20, ge=1)
+    # Deadlines (seconds): a dead or hung server gives a fast error (503 in the API), never a hang.
+    database_connect_timeout_s: float = Field(default=5.0, gt=0)
+    database_command_timeout_s: float = Field(default=15.0, gt=0)  # every statement on a pool
+    database_acquire_timeout_s: float = Field(default=5.0, gt=0)  # API: wait for a free connection
     redis_url: str = ""
     redis_pool_max: int = Field(default=50, ge=1)
+    redis_connect_timeout_s: float = Field(default=2.0, gt=0)
+    redis_timeout_s: float = Field(default=5.0, gt=0)  # a command's reply; a free pooled connection
+    redis_health_check_interval_s: int = Field(default=30, ge=0)  # PING a connection idle this long
     temporal_address: str = Field(
         default="",
         validation_alias=AliasChoices("TEMPORAL_ADDRESS", "COMMERCE_TEMPORAL_ADDRESS"),
@@ -77,9 +84,21 @@ class Settings(BaseSettings):
     temporal_api_key: Annotated[str | None, SecretSetting()] = Field(
         default=None, validation_alias=_temporal("API_KEY")
     )
+    temporal_rpc_timeout_s: float = Field(default=10.0, gt=0)  # each client call to Temporal
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8084, ge=1, le=65535)
+    # The API's Prometheus endpoint, off the public port (in development also at /metrics).
+    api_metrics_port: int = Field(default=9466, ge=0, le=65535)  # 0 = none
+    api_metrics_host: str = "127.0.0.1"
+    public_docs: bool | None = None  # /docs and /openapi.json; unset = only in development
+    # Request limits: bodies are counted as they stream, 413 past the limit.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1)  # signed provider webhooks
+    # Writes (POST, PUT, PATCH, DELETE) per client, in the `limits` notation ("120/minute").
+    rate_limit_per_customer: str = "120/minute"
+    rate_limit_per_ip: str = "1200/minute"
+    max_requests_in_flight: int = Field(default=256, ge=1)  # per API process; 503 past it
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
     worker_metrics_host: str = "127.0.0.1"
     worker_max_cached_workflows: int = Field(default=250, ge=1)  # bounds the worker's memory
@@ -156,6 +175,17 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port")
         return address
 
+    @field_validator("rate_limit_per_customer", "rate_limit_per_ip")
+    @classmethod
+    def _rate_limit(cls, spec: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(spec)
+        except ValueError as error:
+            raise ValueError('must be like "120/minute" or "10/second;100/minute"') from error
+        return spec
+
     @model_validator(mode="after")
     def _embedded_addresses(self) -> Settings:
         self._external = {
@@ -169,6 +199,8 @@ class Settings(BaseSettings):
         self.redis_url = self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
         self.temporal_address = self.temporal_address or f"127.0.0.1:{self.embedded_temporal_port}"
         self.temporal_ui_url = self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
+        if self.public_docs is None:
+            self.public_docs = self.environment == "development"
         return self
 
     @field_validator("payload_keys")

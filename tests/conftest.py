@@ -120,6 +120,9 @@ def settings(
         saga_step_initial_retry_ms=50,
         saga_step_max_attempts=3,
         saga_stall_timeout_s=3600,
+        # The whole suite writes from 127.0.0.1; tests/e2e/test_request_limits.py checks the limits.
+        rate_limit_per_ip="100000/minute",
+        rate_limit_per_customer="100000/minute",
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import AdminPrincipal, CurrentPrincipal
 from api.deps import CatalogDep
 from api.problems import Problem
-from api.validation import StorableText
+from api.validation import DisplayText
 from eventstore.catalog import SKU_PATTERN, Product
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -22,7 +22,7 @@ _MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
 
 
 class ProductUpsert(BaseModel):
-    name: StorableText = Field(min_length=1, max_length=200)
+    name: DisplayText = Field(min_length=1, max_length=200)
     price: int = Field(ge=0, le=_MAX_PRICE, description="minor units of currency")
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
     stock: int = Field(ge=0, le=_MAX_STOCK, description="units on hand")

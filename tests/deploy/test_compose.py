@@ -139,6 +139,8 @@ def test_api_listens_on_all_interfaces_and_publishes_8084(services: dict[str, An
     api = services["api"]
     assert api["environment"]["COMMERCE_API_HOST"] == "0.0.0.0"
     assert "8084:8084" in api["ports"]
+    assert ["9466"] == [str(port) for port in api["expose"]]  # metrics: never published
+    assert api["environment"]["COMMERCE_API_METRICS_HOST"] == "0.0.0.0"
 
 
 def test_worker_has_no_host_port_so_it_scales(services: dict[str, Any]) -> None:

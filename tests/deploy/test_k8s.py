@@ -133,7 +133,7 @@ def test_every_container_is_unprivileged_and_bounded(resources: list[Resource]) 
 
 
 def test_pods_carry_prometheus_scrape_annotations(resources: list[Resource]) -> None:
-    for name, port in (("commerce-api", 8084), ("commerce-worker", 9464)):
+    for name, port in (("commerce-api", 9466), ("commerce-worker", 9464)):
         deployment = find(resources, "Deployment", name)
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"

@@ -146,7 +146,7 @@ def test_prometheus_discovers_api_and_every_worker_replica() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     for job, service, port in (
-        ("commerce-api", "api", 8084),
+        ("commerce-api", "api", 9466),
         ("commerce-worker", "worker", 9464),
         ("commerce-worker-sdk", "worker", 9465),
     ):

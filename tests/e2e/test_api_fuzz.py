@@ -1,8 +1,10 @@
 """Fuzz every /api/v1 endpoint from the app's own OpenAPI, as a customer and as an admin:
-no input yields a 5xx, and every error is a problem document."""
+no input yields a 5xx, and every error is a problem document; and every write operation of that
+document refuses an oversized body (413) and a missing or forged token (401)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 
+from api.app import WEBHOOK_PATHS
+from commerce.settings import Settings
 from tests.e2e.conftest import Caller, CreateProduct
 
 _EXAMPLES = 15  # per operation and mode; bounded so the whole file runs in seconds
@@ -125,3 +129,43 @@ async def test_malformed_bodies_are_4xx_problems_never_5xx(
     answer = await http.post(f"/api/v1/cart/{cart['id']}/items", content=content, headers=headers)
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def _writes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every write operation under /api/v1, path parameters filled in."""
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "X-1", path))
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith(_FUZZED_PREFIXES)
+        for method in operations
+        if method in {"post", "put", "patch", "delete"}
+    ]
+
+
+async def test_every_write_refuses_a_body_past_the_limit_as_a_problem(
+    http: httpx.AsyncClient, app: FastAPI, admin: Caller, settings: Settings
+) -> None:
+    for method, path in _writes(app):
+        limit = (
+            settings.webhook_max_body_bytes if path in WEBHOOK_PATHS else settings.max_body_bytes
+        )
+        body = b'{"pad": "' + b"a" * limit + b'"}'
+        answer = await http.request(
+            method, path, content=body,
+            headers={**admin.headers, "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert answer.status_code == 413, (method, path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_every_bearer_write_refuses_an_anonymous_or_forged_caller(
+    http: httpx.AsyncClient, app: FastAPI
+) -> None:
+    forged = "Bearer " + ".".join(["eyJhbGciOiJub25lIn0", "eyJzdWIiOiJ4In0", ""])  # alg none
+    for method, path in _writes(app):
+        if path in WEBHOOK_PATHS:
+            continue
+        for headers in ({}, {"Authorization": forged}):
+            answer = await http.request(method, path, json={}, headers=headers)
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
