@@ -11,6 +11,7 @@ from commerce.embedded import EmbeddedServer, port_answers
 from commerce.infra import address_lines, running_infrastructure, supervise
 from commerce.payload_codec import payload_key_spec
 from commerce.settings import Settings
+from commerce.stripe_keys import webhook_secret
 from commerce.tokens import signing_secret
 
 
@@ -38,6 +39,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     # Decided here, once, so children starting together never race to make different keys.
     env["COMMERCE_PAYLOAD_KEYS"] = payload_key_spec(settings)
     env["COMMERCE_JWT_SECRET"] = signing_secret(settings)
+    if settings.payment_provider == "stripe" and (secret := webhook_secret(settings)):
+        env["COMMERCE_STRIPE_WEBHOOK_SECRET"] = secret  # the one localstripe signs with
     return env
 
 

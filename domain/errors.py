@@ -73,9 +73,36 @@ class BusinessRuleViolation(DomainError):
 
 
 class PaymentDeclined(BusinessRuleViolation):
-    """The payment provider refused to authorize the amount."""
+    """The payment provider refused to authorize the amount; `decline_code` is the gateway's
+    reason (`card_declined`, `insufficient_funds`...), shown to the customer, when it gave one."""
 
     default_message = "the payment was declined"
+
+    def __init__(self, message: str | None = None, decline_code: str | None = None) -> None:
+        super().__init__(message)
+        self.decline_code = decline_code
+        self.details = (decline_code,) if decline_code else ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.decline_code))
+
+
+class PaymentActionRequired(BusinessRuleViolation):
+    """The payment needs the customer first (3-D Secure, SCA): the gateway holds nothing until
+    they complete `action_type` in the browser with `client_secret`. Details carry
+    (payment_intent_id, client_secret, action_type) for the saga, never the message."""
+
+    default_message = "the payment needs the customer's authentication"
+
+    def __init__(self, payment_intent_id: str, client_secret: str, action_type: str) -> None:
+        super().__init__(f"{self.default_message} ({action_type}, {payment_intent_id})")
+        self.payment_intent_id = payment_intent_id
+        self.client_secret = client_secret
+        self.action_type = action_type
+        self.details = (payment_intent_id, client_secret, action_type)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self.details)
 
 
 class OutOfStock(BusinessRuleViolation):

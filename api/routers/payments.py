@@ -1,0 +1,88 @@
+"""Stripe's webhook: signed events about PaymentIntents, kept once each in an inbox."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import stripe
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from api.deps import PoolDep, SettingsDep
+from api.problems import Problem
+from commerce.settings import Settings
+from commerce.stripe_keys import WEBHOOK_PATH, webhook_secret
+from eventstore.stripe_inbox import StripeInbox, WebhookEvent
+
+router = APIRouter(tags=["payments"])
+TOLERANCE_S = 300  # Stripe's own default: a signature older than this is a replay
+
+
+class _Data(BaseModel):
+    object: dict[str, Any]
+
+
+class _Envelope(BaseModel):
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=255)
+    created: int = Field(ge=0)
+    data: _Data
+
+
+class StripeEventPublic(BaseModel):
+    event_id: str
+    type: str
+    outcome: Literal["recorded", "duplicate"]  # duplicate: delivered before, no second effect
+
+
+def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookEvent:
+    secret = webhook_secret(settings)
+    if secret is None:
+        raise Problem(503, "the Stripe webhook has no COMMERCE_STRIPE_WEBHOOK_SECRET")
+    try:
+        text = raw.decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, signature or "", secret, TOLERANCE_S)
+        envelope = _Envelope.model_validate_json(raw)
+    except (UnicodeDecodeError, stripe.SignatureVerificationError) as bad:
+        raise Problem(400, f"missing, wrong or expired Stripe-Signature: {bad}") from bad
+    except ValidationError as bad:
+        raise Problem(400, f"not a Stripe event: {bad.errors()[0]['msg']}") from bad
+    subject = envelope.data.object
+    intent = subject.get("id") if subject.get("object") == "payment_intent" else None
+    intent = intent or subject.get("payment_intent")
+    return WebhookEvent(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        created=datetime.fromtimestamp(envelope.created, UTC),
+        body_sha256=hashlib.sha256(raw).hexdigest(),
+        payment_intent_id=intent if isinstance(intent, str) else None,
+        order_id=str((subject.get("metadata") or {}).get("order_id") or "") or None,
+        payload=envelope.model_dump(),
+    )
+
+
+@router.post(
+    WEBHOOK_PATH,
+    response_model=StripeEventPublic,
+    responses={
+        400: {"description": "missing, wrong or expired signature, or not a Stripe event"},
+        409: {"description": "this event id came before with another body"},
+        503: {"description": "no webhook secret is configured"},
+    },
+)
+async def stripe_webhook(
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> StripeEventPublic:
+    """A Stripe event, signed `Stripe-Signature` (checked by the Stripe SDK against
+    COMMERCE_STRIPE_WEBHOOK_SECRET, within 300 s). Kept once per event id and body: the same
+    delivery again answers `duplicate` and has no second effect."""
+    event = _verified(await request.body(), stripe_signature, settings)
+    outcome = await StripeInbox(pool).take(event)
+    if outcome == "conflict":
+        raise Problem(409, f"Stripe event {event.event_id} came before with another body")
+    return StripeEventPublic(event_id=event.event_id, type=event.event_type, outcome=outcome)
