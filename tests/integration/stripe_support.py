@@ -83,13 +83,6 @@ async def authenticate(api_base: str, payment_intent_id: str, client_secret: str
     answer.raise_for_status()
 
 
-async def cancel_at_stripe(api_base: str, payment_intent_id: str) -> None:
-    """What Stripe does to an authorization nobody captured in time (it cancels it)."""
-    async with httpx.AsyncClient(base_url=api_base, headers=AUTH, timeout=10) as client:
-        answer = await client.post(f"/v1/payment_intents/{payment_intent_id}/cancel")
-    answer.raise_for_status()
-
-
 def captured(intent: dict[str, Any]) -> tuple[int, int]:
     """(captured, refunded by refunds) of a PaymentIntent as localstripe shows it."""
     charge = intent["latest_charge"] or {}
