@@ -49,8 +49,7 @@ def sandbox_ports(pool: asyncpg.Pool) -> SagaPorts:
 
 
 def ports_for(settings: Settings, pool: asyncpg.Pool) -> SagaPorts:
-    """The ports `COMMERCE_PAYMENT_PROVIDER` chooses; shipping and notifications are simulated.
-    Raises RuntimeError (naming the setting) when Stripe is chosen without a key or address."""
+    """The ports `COMMERCE_PAYMENT_PROVIDER` chooses; shipping and notifications are simulated."""
     ports = sandbox_ports(pool)
     if settings.payment_provider == "stripe":
         from activities.stripe_payments import StripeGateway

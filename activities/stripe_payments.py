@@ -53,7 +53,6 @@ class StripeGateway:
 
     @classmethod
     def from_settings(cls, settings: Settings, pool: asyncpg.Pool) -> StripeGateway:
-        """Raises RuntimeError (naming the setting) when Stripe has no key or address."""
         return cls(stripe_client(settings), PaymentIntentNotes(pool), settings.stripe_timeout_s)
 
     async def payment_intent(self, payment_intent_id: str) -> PaymentIntentState:

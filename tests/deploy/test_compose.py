@@ -180,6 +180,7 @@ def test_app_env_is_accepted_by_settings(
         }  # fmt: skip
         assert settings.database_url.endswith("@postgres:5432/commerce")
         assert settings.temporal_address == "temporal:7233"
+        assert settings.sandbox_refusal() is None  # the API and workers start
 
 
 def test_search_attributes_the_saga_uses_are_registered(services: dict[str, Any]) -> None:

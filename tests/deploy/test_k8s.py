@@ -168,3 +168,4 @@ def test_settings_accept_the_configmap_and_secret(
     settings = Settings()
     assert settings.environment == "production"
     assert all(settings.is_external(s) for s in ("database_url", "redis_url", "temporal_address"))
+    assert settings.sandbox_refusal() is None  # the API and workers start

@@ -9,12 +9,16 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from commerce.embedded import free_port
+from commerce.settings import Settings, secret_fields
+from commerce.stripe_keys import LOCAL_SECRET_KEY, api_base, secret_key
 from tests.conftest import TEST_JWT_SECRET, TEST_PAYLOAD_KEYS
 
 pytestmark = pytest.mark.slow
@@ -143,3 +147,39 @@ async def test_the_worker_starts_in_production_when_the_sandbox_is_allowed(
             assert line, f"the worker ended: {seen}"
             seen.append(line.decode())
         assert any("payments: sandbox" in line for line in seen)
+
+
+def _settings(**values: Any) -> Settings:
+    base: dict[str, Any] = {"jwt_secret": TEST_JWT_SECRET, "payload_keys": TEST_PAYLOAD_KEYS}
+    return Settings(**{**base, **values})
+
+
+def test_production_talks_to_stripe_over_tls_with_both_secrets() -> None:
+    live = {**{k.removeprefix("COMMERCE_").lower(): v for k, v in STRIPE_KEYS.items()}}
+    assert _settings(environment="production", **live).sandbox_providers() == [
+        "shipping", "notifications",
+    ]  # fmt: skip
+    _settings(environment="production", stripe_api_base="https://stripe-proxy.internal", **live)
+    with pytest.raises(ValidationError, match="https:// COMMERCE_STRIPE_API_BASE"):
+        _settings(environment="production", stripe_api_base="http://127.0.0.1:8420", **live)
+    with pytest.raises(ValidationError, match="COMMERCE_STRIPE_WEBHOOK_SECRET"):
+        _settings(environment="production", **{**live, "stripe_webhook_secret": None})
+
+
+def test_stripe_secrets_are_marked_and_never_shown() -> None:
+    settings = _settings(**{k.removeprefix("COMMERCE_").lower(): v for k, v in STRIPE_KEYS.items()})
+    assert {"stripe_secret_key", "stripe_webhook_secret"} <= set(secret_fields())
+    assert "sk_test_refusals" not in repr(settings) and "whsec_" not in repr(settings)
+
+
+def test_localstripe_is_embedded_only_when_nothing_names_stripe() -> None:
+    assert _settings(payment_provider="stripe").embeds_stripe
+    assert not _settings(payment_provider="stripe", stripe_secret_key="sk_test_x").embeds_stripe
+    assert not _settings(
+        payment_provider="stripe", stripe_api_base="http://127.0.0.1:1"
+    ).embeds_stripe
+    assert not _settings().embeds_stripe
+    alone = _settings(payment_provider="stripe", embedded_stripe_port=58421)  # a lone worker
+    assert (api_base(alone), secret_key(alone)) == ("http://127.0.0.1:58421", LOCAL_SECRET_KEY)
+    live = _settings(payment_provider="stripe", stripe_secret_key="sk_test_x")
+    assert (api_base(live), secret_key(live)) == (None, "sk_test_x")  # Stripe itself
