@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,15 +21,18 @@ router = APIRouter(tags=["payments"])
 TOLERANCE_S = 300  # Stripe's own default: a signature older than this is a replay
 
 
-class _Data(BaseModel):
-    object: dict[str, Any]
+class StripeEventCreate(BaseModel):
+    """What Stripe sends: the event's id and type, when it was made (unix seconds) and
+    `data.object`, the object it is about (a PaymentIntent for `payment_intent.*`)."""
 
-
-class _Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=255)
     created: int = Field(ge=0)
-    data: _Data
+    data: dict[str, dict[str, Any]]
+
+    @property
+    def subject(self) -> dict[str, Any]:
+        return self.data.get("object") or {}
 
 
 class StripeEventPublic(BaseModel):
@@ -44,12 +48,12 @@ def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookE
     try:
         text = raw.decode("utf-8")
         stripe.WebhookSignature.verify_header(text, signature or "", secret, TOLERANCE_S)
-        envelope = _Envelope.model_validate_json(raw)
+        envelope = StripeEventCreate.model_validate_json(raw)
     except (UnicodeDecodeError, stripe.SignatureVerificationError) as bad:
-        raise Problem(400, f"missing, wrong or expired Stripe-Signature: {bad}") from bad
+        raise Problem(400, "missing, wrong or expired Stripe-Signature") from bad
     except ValidationError as bad:
         raise Problem(400, f"not a Stripe event: {bad.errors()[0]['msg']}") from bad
-    subject = envelope.data.object
+    subject = envelope.subject
     intent = subject.get("id") if subject.get("object") == "payment_intent" else None
     intent = intent or subject.get("payment_intent")
     return WebhookEvent(
@@ -59,7 +63,7 @@ def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookE
         body_sha256=hashlib.sha256(raw).hexdigest(),
         payment_intent_id=intent if isinstance(intent, str) else None,
         order_id=str((subject.get("metadata") or {}).get("order_id") or "") or None,
-        payload=envelope.model_dump(),
+        payload=json.loads(raw),  # all Stripe sent
     )
 
 
@@ -70,6 +74,13 @@ def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookE
         400: {"description": "missing, wrong or expired signature, or not a Stripe event"},
         409: {"description": "this event id came before with another body"},
         503: {"description": "no webhook secret is configured"},
+    },
+    # The body is read raw (the signature covers its bytes); this documents its shape.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": StripeEventCreate.model_json_schema()}},
+        }
     },
 )
 async def stripe_webhook(
