@@ -108,16 +108,22 @@ class StripeGateway:
             raise CaptureDeclined(f"the payment is {state.status} at Stripe: nothing to capture")
         if amount > state.amount:
             raise CaptureDeclined(f"a capture of {amount} exceeds the {state.amount} authorized")
-        captured = await within(
-            self._timeout_s,
-            self._intents.capture_async(
-                payment_intent_id,
-                {"amount_to_capture": amount, "expand": ["latest_charge"]},
-                {"idempotency_key": key},
-            ),
-            CaptureDeclined,
-        )
-        state = PaymentIntentState.of(captured.to_dict())
+        try:
+            captured = await within(
+                self._timeout_s,
+                self._intents.capture_async(
+                    payment_intent_id,
+                    {"amount_to_capture": amount, "expand": ["latest_charge"]},
+                    {"idempotency_key": key},
+                ),
+                CaptureDeclined,
+            )
+            state = PaymentIntentState.of(captured.to_dict())
+        except CaptureDeclined:
+            # Refused because another attempt of this step captured meanwhile? Then it happened.
+            state = await self.payment_intent(payment_intent_id)
+            if state.status != "succeeded":
+                raise
         if state.charge_id is None:
             raise ProviderUnavailable(f"Stripe named no charge for {payment_intent_id}")
         return Capture(state.charge_id, state.captured)
@@ -160,14 +166,21 @@ class StripeGateway:
                 f"a refund of {amount} exceeds the {state.refundable} left of the capture"
             )
         metadata = {"order_id": order_id, "step": _step(key), OUR_KEY: key}
-        refund = await within(
-            self._timeout_s,
-            self._client.v1.refunds.create_async(
-                {"charge": capture_id, "amount": amount, "metadata": metadata},
-                {"idempotency_key": key},
-            ),
-            RefundDeclined,
-        )
+        try:
+            refund = await within(
+                self._timeout_s,
+                self._client.v1.refunds.create_async(
+                    {"charge": capture_id, "amount": amount, "metadata": metadata},
+                    {"idempotency_key": key},
+                ),
+                RefundDeclined,
+            )
+        except RefundDeclined:
+            # Refused because another attempt of this step refunded meanwhile? Then it happened.
+            made = await self._finder.refund_by_key(capture_id, key)
+            if made is None:
+                raise
+            return made
         return str(refund.id)
 
     async def _payment_intent_for(self, key: str, order_id: str) -> str | None:

@@ -186,6 +186,54 @@ async def test_capture_takes_the_total_once_and_answers_the_same_when_repeated(
     assert found is not None and (found.capture_id, found.amount) == (first, 3000)
 
 
+class ReadsTogether(StripeGateway):
+    """Attempts that all read the PaymentIntent before any of them captures it."""
+
+    together = asyncio.Barrier(3)
+
+    async def payment_intent(self, payment_intent_id: str) -> Any:
+        state = await super().payment_intent(payment_intent_id)
+        if state.status == "requires_capture" and self.together.n_waiting < 3:
+            with contextlib.suppress(asyncio.BrokenBarrierError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self.together.wait()
+        return state
+
+
+async def test_attempts_of_one_capture_at_once_all_answer_the_one_capture(
+    stripe_settings: Settings, pool: asyncpg.Pool, localstripe: str
+) -> None:
+    """An attempt still running when its retry starts, on a server that ignores the key."""
+    payments = gateway(stripe_settings, pool, kind=ReadsTogether)
+    order_id = _order()
+    payment_intent_id = await _authorized(payments, order_id, 2000)
+    key = idempotency_key(order_id, "capture")
+
+    answers = await asyncio.gather(
+        *(payments.capture(key, order_id, payment_intent_id, 2000) for _ in range(3))
+    )
+
+    assert len(set(answers)) == 1
+    assert captured(await payment_intent(localstripe, payment_intent_id)) == (2000, 0)
+
+
+async def test_two_attempts_of_one_refund_one_after_the_other_refund_once(
+    payments: StripeGateway, localstripe: str
+) -> None:
+    order_id = _order()
+    payment_intent_id = await _authorized(payments, order_id, 2000)
+    capture_id = await payments.capture(
+        idempotency_key(order_id, "capture"), order_id, payment_intent_id, 2000
+    )
+    key = idempotency_key(order_id, "refund")
+
+    first = await payments.refund(key, order_id, capture_id, 2000)
+    second = await payments.refund(key, order_id, capture_id, 2000)  # its answer was lost
+
+    assert first == second
+    assert captured(await payment_intent(localstripe, payment_intent_id)) == (2000, 2000)
+
+
 async def test_a_smaller_capture_takes_only_that_amount(
     payments: StripeGateway, localstripe: str
 ) -> None:
