@@ -104,6 +104,8 @@ class StripeGateway:
         state = await self.payment_intent(payment_intent_id)
         if state.status == "succeeded" and state.charge_id:
             return Capture(state.charge_id, state.captured)
+        if state.status == "processing":
+            raise ProviderUnavailable(f"{payment_intent_id} is still processing")
         if state.status != "requires_capture":
             raise CaptureDeclined(f"the payment is {state.status} at Stripe: nothing to capture")
         if amount > state.amount:

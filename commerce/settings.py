@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     stripe_secret_key: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
     stripe_webhook_secret: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
-    stripe_timeout_s: float = Field(default=10.0, gt=0, le=120)  # deadline of one Stripe call
+    # Deadline of one Stripe call (seconds); a saga step has 10 s for all of its calls.
+    stripe_timeout_s: float = Field(default=5.0, gt=0, le=120)
     embedded_stripe_port: int = Field(default=EMBEDDED_STRIPE_PORT, ge=1, le=65535)
 
     log_level: str = "INFO"
