@@ -13,21 +13,23 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import PoolDep, SettingsDep
 from api.problems import Problem
+from api.validation import StorableText
 from commerce.settings import Settings
 from commerce.stripe_keys import WEBHOOK_PATH, webhook_secret
 from eventstore.stripe_inbox import StripeInbox, WebhookEvent
 
 router = APIRouter(tags=["payments"])
 TOLERANCE_S = 300  # Stripe's own default: a signature older than this is a replay
+LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 class StripeEventCreate(BaseModel):
     """What Stripe sends: the event's id and type, when it was made (unix seconds) and
     `data.object`, the object it is about (a PaymentIntent for `payment_intent.*`)."""
 
-    id: str = Field(min_length=1, max_length=255)
-    type: str = Field(min_length=1, max_length=255)
-    created: int = Field(ge=0)
+    id: StorableText = Field(min_length=1, max_length=255)
+    type: StorableText = Field(min_length=1, max_length=255)
+    created: int = Field(ge=0, le=LATEST_TIME)
     data: dict[str, dict[str, Any]]
 
     @property
@@ -53,6 +55,9 @@ def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookE
         raise Problem(400, "missing, wrong or expired Stripe-Signature") from bad
     except ValidationError as bad:
         raise Problem(400, f"not a Stripe event: {bad.errors()[0]['msg']}") from bad
+    payload = json.loads(raw)  # all Stripe sent, kept as jsonb
+    if not _storable(payload):
+        raise Problem(400, "not a Stripe event: it holds NUL or lone surrogate characters")
     subject = envelope.subject
     intent = subject.get("id") if subject.get("object") == "payment_intent" else None
     intent = intent or subject.get("payment_intent")
@@ -63,8 +68,23 @@ def _verified(raw: bytes, signature: str | None, settings: Settings) -> WebhookE
         body_sha256=hashlib.sha256(raw).hexdigest(),
         payment_intent_id=intent if isinstance(intent, str) else None,
         order_id=str((subject.get("metadata") or {}).get("order_id") or "") or None,
-        payload=json.loads(raw),  # all Stripe sent
+        payload=payload,
     )
+
+
+def _storable(value: Any) -> bool:
+    """PostgreSQL's jsonb holds neither NUL nor lone surrogates (JSON escapes can carry both)."""
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    return True
 
 
 @router.post(

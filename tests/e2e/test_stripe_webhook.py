@@ -135,12 +135,23 @@ async def test_an_event_id_reused_with_another_body_is_refused(
     assert row["event_type"] == "payment_intent.amount_capturable_updated"
 
 
-async def test_a_signed_body_that_is_no_stripe_event_is_a_400(
-    http: httpx.AsyncClient, pool: asyncpg.Pool
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"hello": "world"}',
+        json.dumps(_event(created=10**20)).encode(),
+        json.dumps(_event(id="evt_\u0000")).encode(),
+        json.dumps(_event(data={"object": {"note": "\u0000"}})).encode(),
+        json.dumps(_event(data={"object": {"note": "\ud800"}})).encode(),
+        b"\xff\xfe",
+    ],
+    ids=["no-event", "far-future", "nul-id", "nul-inside", "lone-surrogate", "not-utf8"],
+)
+async def test_a_signed_body_that_is_no_storable_stripe_event_is_a_400(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, body: bytes
 ) -> None:
-    body = b'{"hello": "world"}'
     answer = await _post(http, body, _signed(body))
-    assert answer.status_code == 400
+    assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
 
 
