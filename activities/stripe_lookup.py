@@ -37,15 +37,16 @@ class PaymentIntentFinder:
             self._can_search = False
         return await self._list(key)
 
-    async def refund_by_key(self, charge_id: str, key: str) -> str | None:
-        """The refund of `charge_id` made under `key`, or None. Raises ProviderUnavailable."""
+    async def refund_by_key(self, charge_id: str, key: str) -> tuple[str, int] | None:
+        """(id, amount) of the refund of `charge_id` made under `key`, or None. Raises
+        ProviderUnavailable."""
         refunds = await within(
             self._timeout_s,
             self._client.v1.refunds.list_async({"charge": charge_id, "limit": PAGE}),
         )
         for refund in refunds.data:
             if (refund.to_dict().get("metadata") or {}).get(OUR_KEY) == key:
-                return str(refund.id)
+                return str(refund.id), int(refund.amount)
         return None
 
     async def _search(self, key: str) -> str | object | None:

@@ -87,6 +87,7 @@ class StripeGateway:
             if payment_intent_id != created:  # a concurrent attempt noted its own first
                 await self._release(f"{key}/superseded", created)
         state = await self.payment_intent(payment_intent_id)
+        _same_request(key, (state.amount, state.currency), (amount, currency.lower()))
         if state.status == "requires_confirmation":  # confirmed only once noted
             state = await self._confirm(key, payment_intent_id)
         return await self._authorized(key, state)
@@ -103,6 +104,7 @@ class StripeGateway:
         await self._notes.record(key, order_id, payment_intent_id)  # find_capture asks this one
         state = await self.payment_intent(payment_intent_id)
         if state.status == "succeeded" and state.charge_id:
+            _same_request(key, state.captured, amount)
             return Capture(state.charge_id, state.captured)
         if state.status == "processing":
             raise ProviderUnavailable(f"{payment_intent_id} is still processing")
@@ -160,7 +162,8 @@ class StripeGateway:
         ProviderUnavailable."""
         made = await self._finder.refund_by_key(capture_id, key)
         if made is not None:
-            return made
+            _same_request(key, made[1], amount)
+            return made[0]
         charge = await within(self._timeout_s, self._client.v1.charges.retrieve_async(capture_id))
         state = await self.payment_intent(str(charge["payment_intent"]))
         if amount > state.refundable:
@@ -182,7 +185,8 @@ class StripeGateway:
             made = await self._finder.refund_by_key(capture_id, key)
             if made is None:
                 raise
-            return made
+            _same_request(key, made[1], amount)
+            return made[0]
         return str(refund.id)
 
     async def _payment_intent_for(self, key: str, order_id: str) -> str | None:
@@ -266,6 +270,13 @@ class StripeGateway:
         except ProviderUnavailable:
             if (await self.payment_intent(payment_intent_id)).status != "canceled":
                 raise
+
+
+def _same_request(key: str, done: object, asked: object) -> None:
+    """What was done under `key` is what is asked now; else ProviderUnavailable (the step
+    stalls for an operator), as Stripe answers a key reused with other parameters."""
+    if done != asked:
+        raise ProviderUnavailable(f"{key} was used for {done}, not {asked}: idempotency conflict")
 
 
 def _step(key: str) -> str:

@@ -77,6 +77,31 @@ async def test_authorizing_again_under_the_same_key_reuses_the_payment_intent(
     assert len(await payment_intents_of(localstripe, order_id)) == 1
 
 
+async def test_a_key_reused_for_another_request_is_refused_like_stripe_does(
+    payments: StripeGateway, localstripe: str
+) -> None:
+    """Stripe answers an idempotency error; on a server that ignores the key, so does the
+    adapter: nothing is charged that the request did not ask for (the step stalls instead)."""
+    order_id = _order()
+    key = idempotency_key(order_id, "authorize")
+    payment_intent_id = await payments.authorize(key, order_id, 3000, "USD", VISA)
+    with pytest.raises(ProviderUnavailable, match="3000"):
+        await payments.authorize(key, order_id, 3100, "USD", VISA)
+
+    capture = idempotency_key(order_id, "capture")
+    capture_id = await payments.capture(capture, order_id, payment_intent_id, 3000)
+    with pytest.raises(ProviderUnavailable, match="3000"):
+        await payments.capture(capture, order_id, payment_intent_id, 2900)
+
+    refund = idempotency_key(order_id, "refund")
+    await payments.refund(refund, order_id, capture_id, 1000)
+    with pytest.raises(ProviderUnavailable, match="1000"):
+        await payments.refund(refund, order_id, capture_id, 1200)
+
+    [intent] = await payment_intents_of(localstripe, order_id)
+    assert (intent["amount"], captured(intent)) == (3000, (3000, 1000))
+
+
 class CreatesButLosesTheAnswer(StripeGateway):
     """Stripe creates the PaymentIntent; the answer never arrives, once."""
 
