@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Sequence
@@ -52,6 +53,16 @@ def sandbox_ports(pool: asyncpg.Pool) -> SagaPorts:
         shipping=SandboxShipping(ledger),
         notifier=SandboxNotifications(ledger),
     )
+
+
+def ports_for(settings: Settings, pool: asyncpg.Pool) -> SagaPorts:
+    """The ports `COMMERCE_PAYMENT_PROVIDER` chooses; shipping and notifications are simulated."""
+    ports = sandbox_ports(pool)
+    if settings.payment_provider == "stripe":
+        from activities.stripe_payments import StripeGateway
+
+        ports = dataclasses.replace(ports, payments=StripeGateway.from_settings(settings, pool))
+    return ports
 
 
 def build_worker(
@@ -124,9 +135,12 @@ def serve_metrics(settings: Settings) -> Runtime | None:
 
 
 async def run_worker(settings: Settings) -> int:
+    if refusal := settings.sandbox_refusal():  # production runs real providers, or says so
+        raise RuntimeError(refusal)
     tracing = configure_tracing("commerce-worker", settings)
     runtime = serve_metrics(settings)
     pool = await create_pool(settings)
+    ports = ports_for(settings, pool)
     client = await connect_temporal(
         settings,
         interceptors=tracing.temporal_interceptors() if tracing else [],
@@ -145,9 +159,10 @@ async def run_worker(settings: Settings) -> int:
     ]
     try:
         async with build_worker(
-            client, pool, max_cached_workflows=settings.worker_max_cached_workflows
+            client, pool, max_cached_workflows=settings.worker_max_cached_workflows, ports=ports
         ):
-            log.info("worker polling task queue %s", TASK_QUEUE)
+            log.info("worker polling task queue %s (payments: %s)", TASK_QUEUE,
+                     settings.payment_provider)  # fmt: skip
             await stop.wait()
     finally:
         for task in leaders:

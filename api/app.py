@@ -25,6 +25,7 @@ from api.routers import (
     catalog,
     health,
     orders,
+    payments,
     sagas,
     sandbox,
     shop_settings,
@@ -43,8 +44,12 @@ WEBHOOK_PATHS = ("/api/v1/carrier/events",)
 
 
 def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:
-    """The API; traced when `tracing` is given or an OTLP endpoint is configured."""
+    """The API; traced when `tracing` is given or an OTLP endpoint is configured. Raises
+    RuntimeError (one line naming the setting) in production with simulated providers, unless
+    `COMMERCE_ALLOW_SANDBOX_PROVIDERS=true`."""
     settings = settings or get_settings()
+    if refusal := settings.sandbox_refusal():
+        raise RuntimeError(refusal)
     tracing = tracing or configure_tracing("commerce-api", settings)
 
     @asynccontextmanager
@@ -72,9 +77,11 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(orders.router)
     app.include_router(after_sale.router)
     app.include_router(sagas.router)
-    app.include_router(sandbox.router)
+    if settings.sandbox_providers():  # their switches exist only while they are in use
+        app.include_router(sandbox.router)
     app.include_router(shop_settings.router)
     app.include_router(carrier.router)
+    app.include_router(payments.router)
     return app
 
 

@@ -12,6 +12,7 @@ from commerce.infra import address_lines, running_infrastructure, supervise
 from commerce.payload_codec import payload_key_spec
 from commerce.redaction import redacted
 from commerce.settings import Settings
+from commerce.stripe_keys import webhook_secret
 from commerce.tokens import signing_secret
 
 
@@ -40,6 +41,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env["COMMERCE_PAYLOAD_KEYS"] = payload_key_spec(settings)
     if jwt_secret := signing_secret(settings):  # none in JWKS mode
         env["COMMERCE_JWT_SECRET"] = jwt_secret
+    if settings.payment_provider == "stripe" and (secret := webhook_secret(settings)):
+        env["COMMERCE_STRIPE_WEBHOOK_SECRET"] = secret  # the one localstripe signs with
     return env
 
 

@@ -8,8 +8,10 @@ import signal
 from collections.abc import AsyncIterator
 
 from commerce.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServer, EmbeddedTemporal
+from commerce.embedded_stripe import EmbeddedStripe
 from commerce.redaction import redacted
 from commerce.settings import Settings
+from commerce.stripe_keys import WEBHOOK_PATH, api_base, webhook_secret
 
 
 def embedded_servers(settings: Settings) -> list[EmbeddedServer]:
@@ -28,15 +30,30 @@ def embedded_servers(settings: Settings) -> list[EmbeddedServer]:
             ui_port=settings.temporal_ui_port,
             codec_endpoint=f"http://{settings.api_host}:{settings.codec_port}",
         ))  # fmt: skip
+    if settings.embeds_stripe:
+        servers.append(EmbeddedStripe(
+            "localstripe", data / "localstripe", settings.embedded_stripe_port,
+            webhook_url=webhook_url(settings), webhook_secret=webhook_secret(settings),
+        ))  # fmt: skip
     return servers
 
 
+def webhook_url(settings: Settings) -> str:
+    """Our Stripe webhook as the embedded localstripe reaches it (the API on this machine)."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    return f"http://{host}:{settings.api_port}{WEBHOOK_PATH}"
+
+
 def address_lines(settings: Settings) -> list[str]:
-    return [
+    lines = [
         f"COMMERCE_DATABASE_URL={settings.database_url}",
         f"COMMERCE_REDIS_URL={settings.redis_url}",
         f"TEMPORAL_ADDRESS={settings.temporal_address}",
     ]
+    stripe_base = api_base(settings) if settings.payment_provider == "stripe" else None
+    if stripe_base:
+        lines.append(f"COMMERCE_STRIPE_API_BASE={stripe_base}")
+    return lines
 
 
 @contextlib.asynccontextmanager

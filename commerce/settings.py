@@ -6,7 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from commerce.secret_rules import SecretSetting
@@ -15,6 +23,11 @@ EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_REDIS_PORT = 56379
 EMBEDDED_TEMPORAL_PORT = 7233
 EMBEDDED_TEMPORAL_UI_PORT = 8233
+EMBEDDED_STRIPE_PORT = 58420
+
+# Marks a setting that holds a secret (a key, a signing secret) so that checks of secrets apply
+# to it (`secret_fields()`); such a field is a SecretStr, which never shows its value in a log.
+SECRET: dict[str, JsonValue] = {"secret": True}
 
 
 # Production refuses to start without these (the JWT secret or JWKS URL is checked apart).
@@ -150,6 +163,19 @@ class Settings(BaseSettings):
     # in production the webhook answers 503 until it is set.
     carrier_webhook_secret: Annotated[str | None, SecretSetting()] = None
 
+    # Payments: `sandbox` (simulated, see the README) or `stripe`. Shipping and notifications
+    # are sandbox-only, so production also needs `allow_sandbox_providers` until they are real.
+    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    allow_sandbox_providers: bool = False
+    # "" = Stripe itself, or, under `commerce infra`/`dev` without a secret key, an embedded
+    # localstripe on `embedded_stripe_port`.
+    stripe_api_base: str = ""
+    stripe_secret_key: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
+    stripe_webhook_secret: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
+    # Deadline of one Stripe call (seconds); a saga step has 10 s for all of its calls.
+    stripe_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    embedded_stripe_port: int = Field(default=EMBEDDED_STRIPE_PORT, ge=1, le=65535)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -185,6 +211,13 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError('must be like "120/minute" or "10/second;100/minute"') from error
         return spec
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _embedded_addresses(self) -> Settings:
@@ -266,9 +299,54 @@ class Settings(BaseSettings):
             return str(alias.choices[0])
         return f"COMMERCE_{field_name.upper()}"
 
+    def _production_stripe(self) -> Settings:
+        """Production talks to Stripe itself (or a TLS proxy of it), with its keys."""
+        if self.environment != "production" or self.payment_provider != "stripe":
+            return self
+        if self.stripe_secret_key is None:
+            raise ValueError("production with Stripe needs COMMERCE_STRIPE_SECRET_KEY")
+        if self.stripe_webhook_secret is None:
+            raise ValueError("production with Stripe needs COMMERCE_STRIPE_WEBHOOK_SECRET")
+        if self.stripe_api_base and not self.stripe_api_base.startswith("https://"):
+            raise ValueError("production needs an https:// COMMERCE_STRIPE_API_BASE (or none)")
+        return self
+
+    @property
+    def embeds_stripe(self) -> bool:
+        """`commerce infra`/`dev` start localstripe: Stripe chosen, no server named, no key."""
+        return (
+            self.payment_provider == "stripe"
+            and not self.stripe_api_base
+            and self.stripe_secret_key is None
+        )
+
+    def sandbox_providers(self) -> list[str]:
+        """The saga's providers that are simulated in this configuration."""
+        simulated = ["shipping", "notifications"]  # no real adapter exists yet
+        return (["payment"] if self.payment_provider == "sandbox" else []) + simulated
+
+    def sandbox_refusal(self) -> str | None:
+        """Why a production worker or API must not start (one line), or None."""
+        sandbox = self.sandbox_providers()
+        if self.environment != "production" or not sandbox or self.allow_sandbox_providers:
+            return None
+        return (
+            f"production with simulated providers ({', '.join(sandbox)}): set real ones"
+            " (COMMERCE_PAYMENT_PROVIDER=stripe) or COMMERCE_ALLOW_SANDBOX_PROVIDERS=true"
+        )
+
     def is_external(self, name: str) -> bool:
         """True when the operator named this server, so no embedded one is started for it."""
         return name in self._external
+
+
+def secret_fields() -> list[str]:
+    """The settings marked SECRET."""
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret")
+    ]
 
 
 @lru_cache

@@ -73,9 +73,18 @@ class BusinessRuleViolation(DomainError):
 
 
 class PaymentDeclined(BusinessRuleViolation):
-    """The payment provider refused to authorize the amount."""
+    """The payment provider refused to authorize the amount; `decline_code` is the gateway's
+    reason (`card_declined`, `insufficient_funds`...), shown to the customer, when it gave one."""
 
     default_message = "the payment was declined"
+
+    def __init__(self, message: str | None = None, decline_code: str | None = None) -> None:
+        super().__init__(message)
+        self.decline_code = decline_code
+        self.details = (decline_code,) if decline_code else ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.decline_code))
 
 
 class OutOfStock(BusinessRuleViolation):

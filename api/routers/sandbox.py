@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.auth import AdminPrincipal
-from api.deps import PoolDep, TemporalDep
+from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.problems import Problem
 from eventstore.sandbox import SandboxLedger
 from workflows.contract import SIGNAL_PAYMENT_UPDATED, order_workflow_id
@@ -31,8 +31,12 @@ async def switch_provider(
     body: ProviderSwitch,
     _: AdminPrincipal,
     pool: PoolDep,
+    settings: SettingsDep,
 ) -> ProviderState:
-    """Make a simulated provider answer as if it were down (`available: false`) or up again."""
+    """Make a simulated provider answer as if it were down (`available: false`) or up again;
+    404 for one that a real provider replaces (`COMMERCE_PAYMENT_PROVIDER=stripe`)."""
+    if name not in settings.sandbox_providers():
+        raise Problem(404, f"the {name} provider is not simulated here")
     await SandboxLedger(pool).set_available(name, body.available)
     return ProviderState(name=name, available=body.available)
 

@@ -227,6 +227,7 @@ def test_app_env_is_accepted_by_settings(
         }  # fmt: skip
         assert settings.database_url.endswith("@postgres:5432/commerce")
         assert settings.temporal_address == "temporal:7233"
+        assert settings.sandbox_refusal() is None  # the API and workers start
 
 
 def test_an_example_secret_from_this_repository_is_refused(

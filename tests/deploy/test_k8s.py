@@ -192,6 +192,7 @@ def test_settings_accept_the_configmap_and_the_secrets_the_readme_creates(
     assert settings.environment == "production"
     assert settings.jwt_audience and settings.jwt_issuer
     assert all(settings.is_external(s) for s in ("database_url", "redis_url", "temporal_address"))
+    assert settings.sandbox_refusal() is None  # the API and workers start
 
 
 def test_the_configmap_alone_does_not_start(

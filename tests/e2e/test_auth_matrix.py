@@ -36,9 +36,10 @@ def _http_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, APIRoute]]:
                     yield context.path, context.original_route
 
 
-# The carrier's webhook is not called with a bearer token: it is authenticated by an HMAC
-# signature of its body, tested in tests/e2e/test_carrier_webhook.py.
-NOT_BEARER = {("POST", "/api/v1/carrier/events")}
+# The carrier's and Stripe's webhooks are not called with a bearer token: they are authenticated
+# by an HMAC signature of their body, tested in tests/e2e/test_carrier_webhook.py and
+# tests/e2e/test_stripe_webhook.py.
+NOT_BEARER = {("POST", "/api/v1/carrier/events"), ("POST", "/api/v1/payments/stripe/webhook")}
 
 
 def _api_routes() -> list[tuple[str, str]]:
