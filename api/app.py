@@ -32,6 +32,7 @@ from api.routers import (
 )
 from api.stale_statements import RetryStaleStatements
 from commerce.settings import Settings, get_settings
+from commerce.stripe_keys import WEBHOOK_PATH as STRIPE_WEBHOOK_PATH
 from commerce.telemetry import Tracing, configure_tracing
 
 _ABOUT: dict[str, Any] = {
@@ -40,7 +41,7 @@ _ABOUT: dict[str, Any] = {
     "description": "Carts, checkout and durable order fulfilment (a Temporal saga).",
 }
 # Signed by the sender over the raw body, no bearer token; COMMERCE_WEBHOOK_MAX_BODY_BYTES.
-WEBHOOK_PATHS = ("/api/v1/carrier/events",)
+WEBHOOK_PATHS = ("/api/v1/carrier/events", STRIPE_WEBHOOK_PATH)
 
 
 def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> FastAPI:

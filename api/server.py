@@ -10,9 +10,10 @@ from commerce.settings import Settings
 
 
 def serve(settings: Settings) -> None:
+    app = create_app(settings)  # refuses a production with simulated providers before anything
     serve_metrics(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         loop="uvloop",

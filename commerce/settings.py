@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AliasChoices,
     Field,
-    JsonValue,
     PrivateAttr,
     SecretStr,
     field_validator,
@@ -24,10 +23,6 @@ EMBEDDED_REDIS_PORT = 56379
 EMBEDDED_TEMPORAL_PORT = 7233
 EMBEDDED_TEMPORAL_UI_PORT = 8233
 EMBEDDED_STRIPE_PORT = 58420
-
-# Marks a setting that holds a secret (a key, a signing secret) so that checks of secrets apply
-# to it (`secret_fields()`); such a field is a SecretStr, which never shows its value in a log.
-SECRET: dict[str, JsonValue] = {"secret": True}
 
 
 # Production refuses to start without these (the JWT secret or JWKS URL is checked apart).
@@ -170,8 +165,9 @@ class Settings(BaseSettings):
     # "" = Stripe itself, or, under `commerce infra`/`dev` without a secret key, an embedded
     # localstripe on `embedded_stripe_port`.
     stripe_api_base: str = ""
-    stripe_secret_key: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
-    stripe_webhook_secret: SecretStr | None = Field(default=None, json_schema_extra=SECRET)
+    # SecretStr: never shown in a log; SecretSetting: strong (or no start) in production.
+    stripe_secret_key: Annotated[SecretStr | None, SecretSetting()] = None
+    stripe_webhook_secret: Annotated[SecretStr | None, SecretSetting()] = None
     # Deadline of one Stripe call (seconds); a saga step has 10 s for all of its calls.
     stripe_timeout_s: float = Field(default=5.0, gt=0, le=120)
     embedded_stripe_port: int = Field(default=EMBEDDED_STRIPE_PORT, ge=1, le=65535)
@@ -283,6 +279,8 @@ class Settings(BaseSettings):
                 problems.append(f"{self.env_name(name)}: required in production")
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             for rule in (m for m in field.metadata if isinstance(m, SecretSetting)):
                 reason = rule.weakness(value) if value else None
                 if reason:
@@ -299,6 +297,7 @@ class Settings(BaseSettings):
             return str(alias.choices[0])
         return f"COMMERCE_{field_name.upper()}"
 
+    @model_validator(mode="after")
     def _production_stripe(self) -> Settings:
         """Production talks to Stripe itself (or a TLS proxy of it), with its keys."""
         if self.environment != "production" or self.payment_provider != "stripe":
@@ -341,11 +340,11 @@ class Settings(BaseSettings):
 
 
 def secret_fields() -> list[str]:
-    """The settings marked SECRET."""
+    """The settings that hold a secret (marked SecretSetting): one validator checks them all."""
     return [
         name
         for name, field in Settings.model_fields.items()
-        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret")
+        if any(isinstance(m, SecretSetting) for m in field.metadata)
     ]
 
 

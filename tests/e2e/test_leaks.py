@@ -143,7 +143,9 @@ async def test_every_answer_carries_a_request_id(http: httpx.AsyncClient) -> Non
 
 
 async def test_production_keeps_metrics_and_docs_off_the_public_port(settings: Settings) -> None:
-    production = settings.model_copy(update={"environment": "production", "public_docs": False})
+    production = settings.model_copy(
+        update={"environment": "production", "public_docs": False, "allow_sandbox_providers": True}
+    )
     app: FastAPI = create_app(production)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,15 +17,16 @@ from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from commerce.embedded import free_port
+from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings, secret_fields
 from commerce.stripe_keys import LOCAL_SECRET_KEY, api_base, secret_key
-from tests.conftest import TEST_JWT_SECRET, TEST_PAYLOAD_KEYS
+from tests.integration.test_production_settings import production_env
 
 pytestmark = pytest.mark.slow
 STRIPE_KEYS = {
     "COMMERCE_PAYMENT_PROVIDER": "stripe",
-    "COMMERCE_STRIPE_SECRET_KEY": "sk_test_refusals",
-    "COMMERCE_STRIPE_WEBHOOK_SECRET": "whsec_refusals_0123456789abcdef",
+    "COMMERCE_STRIPE_SECRET_KEY": f"sk_test_{secrets.token_hex(24)}",
+    "COMMERCE_STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(24)}",
 }
 
 
@@ -33,13 +34,10 @@ STRIPE_KEYS = {
 def production(
     tmp_path: Path, postgres_url: str, temporal_env: WorkflowEnvironment
 ) -> dict[str, str]:
-    """A production environment on the session's servers, with nothing about providers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMMERCE_")}
+    """A production environment on the session's servers, with strong secrets and nothing
+    about providers."""
     return {
-        **env,
-        "COMMERCE_ENVIRONMENT": "production",
-        "COMMERCE_JWT_SECRET": TEST_JWT_SECRET,
-        "COMMERCE_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
+        **production_env(tmp_path, COMMERCE_ALLOW_SANDBOX_PROVIDERS=None),
         "COMMERCE_DATABASE_URL": postgres_url,
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
         "COMMERCE_DATA_DIR": str(tmp_path),
@@ -150,7 +148,11 @@ async def test_the_worker_starts_in_production_when_the_sandbox_is_allowed(
 
 
 def _settings(**values: Any) -> Settings:
-    base: dict[str, Any] = {"jwt_secret": TEST_JWT_SECRET, "payload_keys": TEST_PAYLOAD_KEYS}
+    base: dict[str, Any] = {
+        "jwt_secret": secrets.token_hex(32), "payload_keys": new_key_spec("k1"),
+        "jwt_issuer": "https://auth.shop.test/", "jwt_audience": "commerce-api",
+        "customer_key_secret": secrets.token_hex(32),
+    }  # fmt: skip
     return Settings(**{**base, **values})
 
 
@@ -169,7 +171,8 @@ def test_production_talks_to_stripe_over_tls_with_both_secrets() -> None:
 def test_stripe_secrets_are_marked_and_never_shown() -> None:
     settings = _settings(**{k.removeprefix("COMMERCE_").lower(): v for k, v in STRIPE_KEYS.items()})
     assert {"stripe_secret_key", "stripe_webhook_secret"} <= set(secret_fields())
-    assert "sk_test_refusals" not in repr(settings) and "whsec_" not in repr(settings)
+    shown = repr(settings)
+    assert all(v not in shown for v in STRIPE_KEYS.values() if v != "stripe")
 
 
 def test_localstripe_is_embedded_only_when_nothing_names_stripe() -> None:
