@@ -21,6 +21,7 @@ from api.routers import (
     sagas,
     sandbox,
     shop_settings,
+    webhooks,
 )
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import Tracing, configure_tracing
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(sandbox.router)
     app.include_router(shop_settings.router)
     app.include_router(carrier.router)
+    app.include_router(webhooks.router)
     return app

@@ -87,6 +87,7 @@ class Lane:
     ) -> None:
         self.subscription_id = subscription_id
         self.wake = asyncio.Event()
+        self.stopping = False  # finish the attempts in flight, start no more
         self._subscriptions = WebhookSubscriptions(pool)
         self._deliveries = WebhookDeliveries(pool)
         self._codec = codec
@@ -98,7 +99,7 @@ class Lane:
         label = str(self.subscription_id)
         try:
             async with httpx.AsyncClient(timeout=self._policy.timeout, limits=limits) as client:
-                while await self._round(client, label):
+                while not self.stopping and await self._round(client, label):
                     pass
         finally:
             with contextlib.suppress(KeyError):
@@ -118,6 +119,8 @@ class Lane:
                 )
                 return True
             await self._measure_lag(label)
+            if await self._disable_if_failing(subscription.id, subscription.failing_since):
+                return False
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("webhook lane %s failed; retrying", self.subscription_id)
             await asyncio.sleep(1.0)
@@ -186,11 +189,20 @@ class Lane:
             )
             WEBHOOK_ATTEMPTS.labels("retrying").inc()
         since = await self._subscriptions.record_failure(subscription.id)
-        if disables(since, now, self._policy.window) and since is not None:
-            reason = f"every attempt failed since {since.isoformat()}; last: {error}"
-            if await self._subscriptions.disable(subscription.id, reason):
-                WEBHOOK_SUBSCRIPTIONS_DISABLED.inc()
-                log.warning("webhook %s disabled: %s", subscription.id, reason)
+        await self._disable_if_failing(subscription.id, since, error)
+
+    async def _disable_if_failing(
+        self, subscription_id: UUID, since: datetime | None, error: str | None = None
+    ) -> bool:
+        """Disable the subscription once no attempt has succeeded for a whole retry window."""
+        if since is None or not disables(since, datetime.now(UTC), self._policy.window):
+            return False
+        reason = f"every attempt failed since {since.isoformat()}"
+        reason += f"; last: {error}" if error else ""
+        if await self._subscriptions.disable(subscription_id, reason):
+            WEBHOOK_SUBSCRIPTIONS_DISABLED.inc()
+            log.warning("webhook %s disabled: %s", subscription_id, reason)
+        return True
 
     async def _measure_lag(self, label: str) -> None:
         oldest = await self._deliveries.oldest_pending_at(self.subscription_id)
@@ -251,7 +263,7 @@ class RangeDispatcher:
                     consumed = await self.run_once()
                 except Exception:  # a database outage must not end the dispatcher; retry
                     log.exception("webhook range %s failed; retrying", self._name)
-                    await self.close()
+                    await self.close(graceful=False)
                     consumed, pause = 0, 1.0
                 else:
                     pause = idle_s if self._lanes else 1.0
@@ -261,12 +273,19 @@ class RangeDispatcher:
         finally:
             await self.close()
 
-    async def close(self) -> None:
-        """Stop the lanes and give up leadership."""
+    async def close(self, graceful: bool = True) -> None:
+        """Stop the lanes (letting attempts in flight end, when `graceful`, for as long as one
+        may take) and give up leadership."""
         lanes, self._lanes = self._lanes, {}
-        for _, task in lanes.values():
+        for lane, _ in lanes.values():
+            lane.stopping = True
+            lane.wake.set()
+        tasks = [task for _, task in lanes.values()]
+        if graceful and tasks:
+            await asyncio.wait(tasks, timeout=self._policy.lease_s)
+        for task in tasks:
             task.cancel()
-        for _, task in lanes.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self._leadership.release()
