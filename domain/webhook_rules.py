@@ -53,11 +53,17 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     address = _embedded_ipv4(address)
     if address in METADATA_ADDRESSES or address.is_link_local:
         return f"{address} is a link-local or cloud metadata address"
-    if address.is_unspecified or address.is_multicast or address.is_reserved:
-        return f"{address} is not a unicast host address"
-    if not allow_private and (address.is_loopback or address.is_private or not address.is_global):
+    if address.is_unspecified or address.is_multicast:
+        return _not_a_host(address)
+    if address.is_loopback or address.is_private or not address.is_global:
+        if allow_private:
+            return None if address.is_loopback or not address.is_reserved else _not_a_host(address)
         return f"{address} is a loopback or private address (COMMERCE_WEBHOOK_ALLOW_PRIVATE)"
-    return None
+    return _not_a_host(address) if address.is_reserved else None
+
+
+def _not_a_host(address: IPAddress) -> str:
+    return f"{address} is not a unicast host address"
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
