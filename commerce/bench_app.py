@@ -73,6 +73,7 @@ async def running_app(settings: Settings, temporal: Client) -> AsyncIterator[App
         "COMMERCE_API_HOST": "127.0.0.1",
         "COMMERCE_API_PORT": str(settings.api_port),
         "COMMERCE_ENVIRONMENT": "development",
+        "COMMERCE_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook section's receivers are local
         # Bytecode cached in the bench's temp dir, as the image's compileall provides: without it
         # (PYTHONDONTWRITEBYTECODE=1) the workflow sandbox compiles the saga's module from
         # source for every workflow it starts (docs/benchmarks.md, profile).
