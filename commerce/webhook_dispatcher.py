@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -88,6 +89,7 @@ class Lane:
         self.subscription_id = subscription_id
         self.wake = asyncio.Event()
         self.stopping = False  # finish the attempts in flight, start no more
+        self._lag_measured_at = 0.0
         self._subscriptions = WebhookSubscriptions(pool)
         self._deliveries = WebhookDeliveries(pool)
         self._codec = codec
@@ -112,13 +114,14 @@ class Lane:
             if subscription is None or not subscription.active:
                 return False
             due = await self._deliveries.due(subscription.id, IN_FLIGHT)
+            if not due or time.monotonic() - self._lag_measured_at > 1.0:
+                await self._measure_lag(label)  # idle, or at least every second when busy
             if due:
                 secrets = await self._secrets(subscription)
                 await asyncio.gather(
                     *(self._attempt(client, subscription, secrets, d) for d in due)
                 )
                 return True
-            await self._measure_lag(label)
             if await self._disable_if_failing(subscription.id, subscription.failing_since):
                 return False
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
@@ -205,6 +208,7 @@ class Lane:
         return True
 
     async def _measure_lag(self, label: str) -> None:
+        self._lag_measured_at = time.monotonic()
         oldest = await self._deliveries.oldest_pending_at(self.subscription_id)
         lag = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
         WEBHOOK_LAG.labels(label).set(max(lag, 0.0))

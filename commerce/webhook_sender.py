@@ -19,6 +19,7 @@ import httpx
 from domain.webhook_rules import IPAddress, address_refusal, url_refusal
 
 USER_AGENT = "commerce-webhooks/1"
+DNS_TIMEOUT_S = 3.0
 _BODY_KEPT = 64 * 1024  # of a response, read (for keep-alive) and ignored
 
 
@@ -26,17 +27,23 @@ class AddressRefused(Exception):
     """The endpoint resolves to an address webhooks may not reach (or to none)."""
 
 
-async def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[IPAddress]:
+async def checked_addresses(
+    host: str, port: int, *, allow_private: bool, timeout_s: float = DNS_TIMEOUT_S
+) -> list[IPAddress]:
     """Every address `host` resolves to, each allowed; AddressRefused names the first that is
-    not (a name resolving to a public and a private address is refused: either may be used)."""
+    not (a name resolving to a public and a private address is refused: either may be used),
+    or says the name did not resolve within `timeout_s`."""
     try:
         addresses: list[IPAddress] = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except OSError as error:
+            async with asyncio.timeout(timeout_s):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+        except TimeoutError as error:
+            raise AddressRefused(f"{host} did not resolve within {timeout_s:g} s") from error
+        except (OSError, UnicodeError, ValueError) as error:
             raise AddressRefused(f"{host} does not resolve: {error}") from error
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
     if not addresses:

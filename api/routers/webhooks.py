@@ -138,9 +138,9 @@ async def update_webhook(
     for name in ("url", "event_types", "active", "description"):
         if name in changes and changes[name] is None:
             raise Problem(422, f"{name}: may not be null")
+    await _existing(subscriptions, webhook_id)
     if "url" in changes:
         await _checked_url(changes["url"], settings)
-    await _existing(subscriptions, webhook_id)
     updated = await subscriptions.update(webhook_id, changes, _retry_window_s(settings))
     if updated is None:
         raise Problem(404, f"no webhook subscription {webhook_id}")

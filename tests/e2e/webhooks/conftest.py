@@ -53,6 +53,15 @@ async def hook_http(hook_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def only_loopback_endpoints(pool: asyncpg.Pool) -> None:
+    """Pause every subscription of the session not aimed at this machine's loopback (the API
+    fuzz test may have registered any URL): no dispatcher of a test sends traffic elsewhere."""
+    await pool.execute(
+        "UPDATE webhook_subscriptions SET active = false"
+        " WHERE active AND url !~ '^http://127\\.0\\.0\\.1:[0-9]+/'"
+    )
+
+
 @pytest.fixture
 def dispatching(pool: asyncpg.Pool, hook_settings: Settings) -> Dispatching:
     """`async with dispatching(**setting_overrides):` runs every webhook range's leader in
@@ -62,6 +71,7 @@ def dispatching(pool: asyncpg.Pool, hook_settings: Settings) -> Dispatching:
     async def running(**overrides: Any) -> AsyncIterator[None]:
         settings = hook_settings.model_copy(update=overrides)
         policy, codec = DeliveryPolicy(settings), codec_for(settings)
+        await only_loopback_endpoints(pool)
         ranges = [RangeDispatcher(pool, codec, policy, n) for n in range(RANGES)]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(r.run_forever(stop, idle_s=0.05)) for r in ranges]
@@ -84,11 +94,14 @@ Subscribe = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def subscribe(hook_http: httpx.AsyncClient, admin: Caller) -> AsyncIterator[Subscribe]:
+async def subscribe(
+    hook_http: httpx.AsyncClient, admin: Caller, pool: asyncpg.Pool
+) -> AsyncIterator[Subscribe]:
     """`await subscribe(url, *event_types)` (all types when none): the created subscription,
     with its secret; every subscription made is deleted when the test ends, so later tests'
     events are not sent to receivers that are gone."""
     made: list[str] = []
+    await only_loopback_endpoints(pool)
 
     async def create(url: str, *event_types: str) -> dict[str, Any]:
         answer = await hook_http.post(
