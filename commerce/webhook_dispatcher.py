@@ -55,6 +55,7 @@ RANGES = 4  # subscription ranges, each with its own leader (fixed: positions li
 IN_FLIGHT = 16  # concurrent attempts per subscription
 _LOCK_CLASS = 0x77656268  # advisory lock namespace of webhook range leadership
 _BATCH = 500
+_CATCH_UP = 100  # events per pass for a subscription behind the others of its range
 
 
 class DeliveryPolicy:
@@ -240,7 +241,12 @@ class RangeDispatcher:
         return self._leadership.connection is not None
 
     async def run_once(self) -> int:
-        """Fan out the next batch if this process leads the range; the events consumed."""
+        """Fan out the next batch if this process leads the range; the events consumed.
+
+        Subscriptions at the same position share one read. The most advanced ones (those
+        keeping up) go first with a full batch; each one further behind (re-activated after a
+        pause, catching up) gets a smaller batch per pass, so a backlog never holds the others'
+        fan-out back by more than that."""
         if not await self._leadership.acquire():
             return 0
         subscriptions = await self._subscriptions.active_in_range(*self._range)
@@ -248,16 +254,21 @@ class RangeDispatcher:
         if not subscriptions:
             DISPATCHER_LAG.labels(self._name).set(0)
             return 0
-        start = min(s.position for s in subscriptions)
-        batch = await self._store.read_all(start, _BATCH)
-        if batch:
-            items = await public_items(self._store, batch)
-            woken = await self._fan_out(subscriptions, items, batch[-1].global_position)
-            for subscription_id in woken:
-                self._lanes[subscription_id][0].wake.set()
-        end = batch[-1].global_position if batch else start
-        DISPATCHER_LAG.labels(self._name).set(max(await self._store.head_position() - end, 0))
-        return len(batch)
+        groups: dict[int, list[Subscription]] = {}
+        for subscription in subscriptions:
+            groups.setdefault(subscription.position, []).append(subscription)
+        consumed, ends = 0, []
+        for rank, position in enumerate(sorted(groups, reverse=True)):
+            batch = await self._store.read_all(position, _BATCH if rank == 0 else _CATCH_UP)
+            if batch:
+                items = await public_items(self._store, batch)
+                woken = await self._fan_out(groups[position], items, batch[-1].global_position)
+                for subscription_id in woken:
+                    self._lanes[subscription_id][0].wake.set()
+            consumed += len(batch)
+            ends.append(batch[-1].global_position if batch else position)
+        DISPATCHER_LAG.labels(self._name).set(max(await self._store.head_position() - min(ends), 0))
+        return consumed
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.1) -> None:
         """Lead (or keep trying to) and follow the feed until `stop` is set."""
@@ -320,12 +331,18 @@ class RangeDispatcher:
                        if item.recorded.global_position > subscription.position
                        and matches(subscription.event_types, item.entry.name)]  # fmt: skip
                 await fan_out(leader, subscription.id, new, window_s)
-                await WebhookSubscriptions.advance(
+                moved = await WebhookSubscriptions.advance(
                     leader, subscription.id, subscription.position, end
                 )
+                if not moved:  # another process moved it: undo this batch, re-read next pass
+                    raise _PositionMoved(subscription.id)
                 if new:
                     woken.append(subscription.id)
         return woken
+
+
+class _PositionMoved(Exception):
+    """A subscription's position changed under a fan-out (a leader that lost its lock)."""
 
 
 def _delivery(item: FeedItem) -> NewDelivery:
