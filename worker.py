@@ -1,5 +1,5 @@
-"""The Temporal worker process: the order saga's workflow and activities, the projector and the
-saga reconciler (`commerce worker`)."""
+"""The Temporal worker process: the order saga's workflow and activities, the projector, the
+saga reconciler and the event dispatcher (webhooks, customer notifications) (`commerce worker`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from activities.refusals import DomainRefusalsAreFinal, StreamConflictsRetried
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from commerce.connections import connect_temporal, create_pool
 from commerce.customer_keys import customer_search_key
+from commerce.event_dispatcher import EventDispatcher
 from commerce.saga_reconciler import SagaReconciler
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import configure_tracing
@@ -153,9 +154,11 @@ async def run_worker(settings: Settings) -> int:
     reconciler = SagaReconciler(
         pool, client, settings.saga_reconcile_s, partial(customer_search_key, settings)
     )
+    dispatcher = EventDispatcher(pool, settings, SandboxNotifications(SandboxLedger(pool)))
     leaders = [
         asyncio.create_task(Projector(pool).run_forever(stop)),
         asyncio.create_task(reconciler.run_forever(stop)),
+        asyncio.create_task(dispatcher.run_forever(stop)),
     ]
     try:
         async with build_worker(

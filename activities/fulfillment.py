@@ -119,12 +119,11 @@ class FulfillmentActivities(OrderSteps):
 
     @activity.defn(name="send_notifications")
     async def send_notifications(self, step: StepInput) -> StepResult:
+        """Complete the order. The customer is told by the event dispatcher, which follows the
+        event store (OrderCompleted included), so this step no longer calls the notifier; its
+        name and result stay, so running sagas and recorded histories need no new version."""
         order = await self._load(step.order_id)
-        if order.notification_channels is None and not order.is_terminal:
-            channels = await self._ports.notifier.order_completed(
-                idempotency_key(order.order_id, "notify"), order.order_id, order.customer_id
-            )
-            order.record_notifications(channels)
+        if not order.is_terminal:
             order.complete()
             await self._save(order)
         return _done()

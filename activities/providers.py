@@ -101,7 +101,21 @@ class ShippingCarrier(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message to a customer about an order: `kind` is the public event type it tells of
+    (`order.completed`, ...); `text` and `html` are the same message in two forms."""
+
+    customer_id: str
+    order_id: str
+    kind: str
+    subject: str
+    text: str
+    html: str
+
+
 class Notifier(Protocol):
-    async def order_completed(self, key: str, order_id: str, customer_id: str) -> list[str]:
-        """The channels the customer was told on."""
+    async def notify(self, key: str, message: Notification) -> list[str]:
+        """The channels the customer was told on. The same `key` again sends nothing twice.
+        Raises ProviderUnavailable while the provider is down."""
         ...

@@ -6,9 +6,12 @@ process shares them and tests can count authorizations and captures per order.
 
 from __future__ import annotations
 
+import json
+
 from activities.providers import (
     AuthorizationState,
     Capture,
+    Notification,
     PaymentActionRequired,
     ProviderUnavailable,
     Shipment,
@@ -121,12 +124,16 @@ class SandboxShipping:
 
 
 class SandboxNotifications:
-    """Tells the customer by e-mail; the message is only written to the ledger."""
+    """Tells the customer by e-mail; the message is only written to the ledger (operation
+    `notify`, the message as JSON in `detail`: customer_id, kind, subject, text, html)."""
 
     def __init__(self, ledger: SandboxLedger) -> None:
         self._ledger = ledger
 
-    async def order_completed(self, key: str, order_id: str, customer_id: str) -> list[str]:
+    async def notify(self, key: str, message: Notification) -> list[str]:
         await _ensure_up(self._ledger, "notifications")
-        await self._ledger.record(key, "notifications", "notify", order_id, detail=customer_id)
+        detail = json.dumps({"customer_id": message.customer_id, "kind": message.kind,
+                             "subject": message.subject, "text": message.text,
+                             "html": message.html})  # fmt: skip
+        await self._ledger.record(key, "notifications", "notify", message.order_id, detail=detail)
         return ["email"]

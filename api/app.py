@@ -29,6 +29,7 @@ from api.routers import (
     sagas,
     sandbox,
     shop_settings,
+    webhooks,
 )
 from api.stale_statements import RetryStaleStatements
 from commerce.settings import Settings, get_settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(shop_settings.router)
     app.include_router(carrier.router)
     app.include_router(payments.router)
+    app.include_router(webhooks.router)
     return app
 
 

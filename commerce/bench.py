@@ -6,6 +6,7 @@ whatever the settings name, and stops them however it ends. Sections:
 - event store appends (`EventStore.append`) beside raw asyncpg INSERTs into the same table;
 - orders through the HTTP API and the saga beside a bare six-activity Temporal workflow, at
   several concurrencies and with 1, 2, 4 worker processes; the API's and worker's RSS;
+- webhooks: a live endpoint's lag with a dead endpoint subscribed beside it, and alone;
 - add-to-cart, from `commerce.bench_cart` when that module is present.
 """
 
@@ -27,6 +28,7 @@ from commerce.bench_eventstore import bench_event_store
 from commerce.bench_report import Row
 from commerce.bench_sweep import bench_orders
 from commerce.bench_table import load_average, machine, machine_line, table, write_json
+from commerce.bench_webhooks import bench_webhooks
 from commerce.connections import connect_temporal, migrate
 from commerce.embedded import free_port
 from commerce.infra import running_infrastructure
@@ -81,6 +83,8 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
             say(f"# worker and API up ({pids}); orders (completion seen via Temporal "
                 "handle.result()), worker scaling, memory ...")  # fmt: skip
             rows += await bench_orders(settings, temporal, app, quick)
+            say("# webhooks: a live endpoint's lag beside a dead one ...")
+            rows += await bench_webhooks(settings, temporal, quick)
         say("# add-to-cart ...")
         rows += await cart_rows(settings, quick)
     return rows

@@ -76,6 +76,7 @@ async def running_app(settings: Settings, temporal: Client) -> AsyncIterator[App
         "COMMERCE_RATE_LIMIT_PER_IP": settings.rate_limit_per_ip,
         "COMMERCE_RATE_LIMIT_PER_CUSTOMER": settings.rate_limit_per_customer,
         "COMMERCE_API_METRICS_PORT": str(settings.api_metrics_port),
+        "COMMERCE_WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook section's receivers are local
         # Bytecode cached in the bench's temp dir, as the image's compileall provides: without it
         # (PYTHONDONTWRITEBYTECODE=1) the workflow sandbox compiles the saga's module from
         # source for every workflow it starts (docs/benchmarks.md, profile).

@@ -171,6 +171,17 @@ class Settings(BaseSettings):
     # Deadline of one Stripe call (seconds); a saga step has 10 s for all of its calls.
     stripe_timeout_s: float = Field(default=5.0, gt=0, le=120)
     embedded_stripe_port: int = Field(default=EMBEDDED_STRIPE_PORT, ge=1, le=65535)
+    # Outbound webhooks (signing secrets are generated per subscription and sealed with the
+    # payload keys: no setting holds one). A delivery is retried for this long, then failed.
+    webhook_retry_hours: float = Field(default=24, gt=0)
+    webhook_retry_initial_s: float = Field(default=5, gt=0)  # first retry delay, doubling
+    webhook_connect_timeout_s: float = Field(default=5, gt=0)
+    webhook_timeout_s: float = Field(default=10, gt=0)  # whole answer, after connecting
+    # Loopback and private endpoints (development, internal receivers); link-local and cloud
+    # metadata addresses are refused whatever this says.
+    webhook_allow_private: bool = False
+    # Base of the links in customer notifications (accept an amended order, pay, retry a cart).
+    storefront_url: str = "http://127.0.0.1:5173"
 
     log_level: str = "INFO"
     log_json: bool = True

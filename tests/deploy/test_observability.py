@@ -32,6 +32,12 @@ WORKER_METRICS = {
     "commerce_sagas_stalled_total",
     "commerce_projector_lag_events",
     "commerce_projector_events_total",
+    "commerce_dispatcher_lag_events",
+    "commerce_webhook_lag_seconds",
+    "commerce_webhook_attempts_total",
+    "commerce_webhook_deliveries_failed_total",
+    "commerce_webhook_subscriptions_disabled_total",
+    "commerce_notifications_sent_total",
 }
 # Temporal SDK (sdk-core) metrics with the `temporal_` prefix, counters `_total`, durations in
 # seconds (the names are in the SDK's bridge library).
@@ -107,6 +113,9 @@ def test_dashboard_shows_every_business_metric(dashboard: dict[str, Any]) -> Non
         ("failures by step", "commerce_saga_step_failures_total"),
         ("stalled sagas", "commerce_sagas_stalled_total"),
         ("projector lag", "commerce_projector_lag_events"),
+        ("dispatcher lag", "commerce_webhook_lag_seconds"),
+        ("dispatcher lag", "commerce_dispatcher_lag_events"),
+        ("deliveries failed", "commerce_webhook_deliveries_failed_total"),
         ("api latency", "commerce_http_request_duration_seconds_bucket"),
     ],
 )

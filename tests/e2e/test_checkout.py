@@ -66,9 +66,9 @@ async def test_good_card_completes_with_tracking_number_and_sold_stock(
 
     assert order["status"] == "completed"
     assert order["tracking_number"]
-    assert [h["type"] for h in order["history"]][-2:] == ["NotificationsSent", "OrderCompleted"]
+    assert [h["type"] for h in order["history"]][-2:] == ["PaymentCaptured", "OrderCompleted"]
     assert await _stock(http, admin, sku) == (7, 0, 7)
-    assert await _ledger(pool, order["id"]) == ["authorize", "ship", "capture", "notify"]
+    assert await _ledger(pool, order["id"]) == ["authorize", "ship", "capture"]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ async def test_twenty_concurrent_checkouts_with_one_key_make_one_order(
     assert len({a.json()["id"] for a in answers}) == 1
     order = await wait_for_status(http, customer, answers[0].json()["id"])
     assert order["status"] == "completed"
-    assert await _ledger(pool, order["id"]) == ["authorize", "ship", "capture", "notify"]
+    assert await _ledger(pool, order["id"]) == ["authorize", "ship", "capture"]
     listed = (await http.get("/api/v1/orders/", headers=customer.headers)).json()["items"]
     assert [o["id"] for o in listed] == [order["id"]]
 

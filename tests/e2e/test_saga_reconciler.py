@@ -28,7 +28,7 @@ from workflows.contract import order_workflow_id
 pytestmark = pytest.mark.usefixtures("saga_worker")
 
 STEP_EVENTS = ("PaymentAuthorized", "InventoryReserved", "ShipmentCreated", "OrderConfirmed",
-               "PaymentCaptured", "NotificationsSent", "OrderCompleted")  # fmt: skip
+               "PaymentCaptured", "OrderCompleted")  # fmt: skip
 RECONCILE_S = 1  # due after half a second, looked for every half second
 
 
@@ -94,7 +94,7 @@ async def _assert_ran_once(
     operations = await pool.fetch(
         "SELECT operation FROM sandbox_ledger WHERE order_id = $1 ORDER BY created_at", order_id
     )
-    assert [r["operation"] for r in operations] == ["authorize", "ship", "capture", "notify"]
+    assert [r["operation"] for r in operations] == ["authorize", "ship", "capture"]
 
 
 async def test_checkout_without_temporal_is_503_and_the_reconciler_starts_the_saga(

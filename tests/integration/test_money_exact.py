@@ -129,7 +129,7 @@ async def test_a_lost_capture_answer_then_a_stall_timeout_completes_the_order(
         outcome = await asyncio.wait_for(handle.result(), 30)
 
     assert outcome.status == "completed"
-    assert await ledger(pool, order_id) == ["authorize", "ship", "capture", "notify"]
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture"]
     assert (await event_types(pool, order_id))[-1] == "OrderCompleted"
     assert await stock_of(pool, sku) == (4, 0)
     await assert_ledgers_balance(pool, [order_id])

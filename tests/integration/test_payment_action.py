@@ -53,7 +53,7 @@ async def test_a_payment_the_customer_authenticates_completes_the_order(
     assert outcome.status == "completed"
     events = await event_types(pool, order_id)
     assert events[1:3] == ["PaymentActionRequired", "PaymentAuthorized"]
-    assert await ledger(pool, order_id) == ["authorize", "ship", "capture", "notify"]
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture"]
     await assert_ledgers_balance(pool, [order_id], {sku: 5})
 
 

@@ -53,7 +53,7 @@ async def test_amendment_steps_retried_after_storing_append_and_charge_nothing_t
     types = await event_types(pool, order_id)
     assert len(types) == len(set(types))
     assert await ledger(pool, order_id) == [
-        "authorize", "void", "authorize", "ship", "capture", "notify",
+        "authorize", "void", "authorize", "ship", "capture",
     ]  # fmt: skip
     assert await stock_of(pool, kept) == (3, 0)
     assert await stock_of(pool, short) == (1, 0)

@@ -113,7 +113,7 @@ async def test_a_placed_order_left_without_a_saga_is_started_once_and_completes(
     handle = temporal_client.get_workflow_handle(order_workflow_id(order_id))
     await handle.result()
     assert await _latest_run(temporal_client, order_id) == (await handle.describe()).run_id
-    assert await ledger(pool, order_id) == ["authorize", "ship", "capture", "notify"]
+    assert await ledger(pool, order_id) == ["authorize", "ship", "capture"]
 
 
 async def test_a_running_saga_is_joined_not_started_again(

@@ -1,0 +1,82 @@
+"""The public event catalogue: every entry has a schema its payloads satisfy, payloads carry no
+payment secrets or street addresses, and subscriptions name types by the catalogue's rules."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+
+from domain.public_events import BY_NAME, CATALOGUE, envelope, matches, pattern_refusal
+from tests.public_event_orders import ADDRESS, CLIENT_SECRET, SCENARIOS, feed_items
+
+SCHEMAS = resources.files("domain") / "event_schemas"
+
+
+def _schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / f"{name}.json").read_text())
+    return loaded
+
+
+def _public_events() -> list[dict[str, Any]]:
+    events = []
+    for name, build in SCENARIOS.items():
+        for item in feed_items(build(name)):
+            events.append(envelope(item.entry, item.order, item.event,
+                                   item.recorded.event_id, item.recorded.recorded_at))  # fmt: skip
+    return events
+
+
+def test_every_catalogue_entry_has_exactly_one_schema_file() -> None:
+    files = {p.name.removesuffix(".json") for p in SCHEMAS.iterdir() if p.name.endswith(".json")}
+    assert files == set(BY_NAME)
+    for entry in CATALOGUE:
+        schema = _schema(entry.name)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["properties"]["type"] == {"const": entry.name}
+        assert schema["properties"]["schema_version"] == {"const": entry.version}
+
+
+def test_payloads_of_every_event_type_satisfy_their_schema() -> None:
+    events = _public_events()
+    assert {e["type"] for e in events} == set(BY_NAME)  # the scenarios cover the catalogue
+    for event in events:
+        jsonschema.validate(
+            event, _schema(event["type"]), format_checker=jsonschema.FormatChecker()
+        )
+        assert event["timestamp"].endswith("Z")
+
+
+def test_no_payload_carries_a_payment_secret_or_a_street_address() -> None:
+    text = json.dumps(_public_events())
+    for private in (CLIENT_SECRET, "pi_3ds", "auth-1", ADDRESS.line1, ADDRESS.name,
+                    ADDRESS.postal_code):  # fmt: skip
+        assert private not in text
+
+
+def test_the_amendment_offer_names_what_is_kept_dropped_and_both_totals() -> None:
+    [offer] = [e for e in _public_events() if e["type"] == "order.amendment_proposed"]
+    assert offer["data"]["dropped_skus"] == ["TEA"]
+    assert [i["sku"] for i in offer["data"]["items"]] == ["MUG"]
+    assert (offer["data"]["total"], offer["data"]["original_total"]) == (2500, 2999)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [("order.placed", False), ("shipment.*", False), ("*", False), ("return.*", False),
+     ("order.shipped", True), ("orders.*", True), ("order.*.x", True), ("", True)],
+)  # fmt: skip
+def test_subscriptions_name_catalogue_types_families_or_everything(
+    pattern: str, refused: bool
+) -> None:
+    assert (pattern_refusal(pattern) is not None) is refused
+
+
+def test_patterns_select_types() -> None:
+    assert matches(["shipment.*"], "shipment.lost")
+    assert not matches(["shipment.*"], "order.placed")
+    assert matches(["order.placed", "refund.issued"], "refund.issued")
+    assert matches(["*"], "order.stalled")
