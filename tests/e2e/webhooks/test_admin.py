@@ -109,6 +109,7 @@ async def production_app(settings: Settings, tmp_path_factory: pytest.TempPathFa
         jwt_audience="commerce-api",
         payload_keys=new_key_spec("k1"),
         customer_key_secret=secrets.token_hex(32),
+        allow_sandbox_providers=True,  # shipping has no real adapter yet
         log_json=False,
     )
     application = create_app(production)
