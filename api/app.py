@@ -18,6 +18,7 @@ from api.routers import (
     catalog,
     health,
     orders,
+    payments_admin,
     sagas,
     sandbox,
     shop_settings,
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(sandbox.router)
     app.include_router(shop_settings.router)
     app.include_router(carrier.router)
+    app.include_router(payments_admin.router)
     return app

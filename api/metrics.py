@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+import asyncpg
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eventstore.reconciliation_runs import ReconciliationRuns
 
 HTTP_REQUESTS = Counter(
     "commerce_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -28,15 +32,47 @@ CART_OPERATIONS = Counter(
     "commerce_cart_operations_total", "Cart changes that succeeded", ["operation"]
 )
 
+# From the latest reconciliation run stored by any process (`commerce reconcile` or the admin
+# route), read at each scrape: every API replica exports the same, and nothing before a first run.
+RECONCILIATION_MISMATCHES = Gauge(
+    "commerce_reconciliation_mismatches",
+    "Mismatches between our money records and the payment provider's, by kind, found by the"
+    " latest reconciliation run",
+    ["kind"],
+)
+RECONCILIATION_FINISHED = Gauge(
+    "commerce_reconciliation_last_run_timestamp_seconds",
+    "When the latest reconciliation run finished (Unix time)",
+)
+RECONCILIATION_READ_TIMEOUT_S = 1.0
+
 UNMATCHED = "unmatched"  # one label for every path no route knows, so scans add no series
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/metrics")
-def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """The process's metrics in the Prometheus text format."""
+    await _read_latest_reconciliation(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _read_latest_reconciliation(request: Request) -> None:
+    """Set the reconciliation gauges from the latest stored run; while the database does not
+    answer (within a second) they keep what they showed."""
+    resources = getattr(request.app.state, "resources", None)
+    if resources is None:
+        return
+    try:
+        async with asyncio.timeout(RECONCILIATION_READ_TIMEOUT_S):
+            run = await ReconciliationRuns(resources.pool).latest()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return
+    if run is not None:
+        for kind, count in run.mismatches.items():
+            RECONCILIATION_MISMATCHES.labels(kind).set(count)
+        RECONCILIATION_FINISHED.set(run.finished_at.timestamp())
 
 
 class HttpMetrics:
