@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,15 +18,19 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from temporalio.client import Client
 
 from activities.sandbox_records import SandboxPaymentRecords
 from api.app import create_app
+from commerce import reconcile
 from commerce.reconcile import Reconciler
 from commerce.settings import Settings
 from commerce.tokens import mint_token
 from domain.events import RefundIssued
+from domain.reconciliation import MismatchKind, ProviderPayments
 from eventstore.orders import OrderRepository, order_stream
+from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore, NewEvent
 from tests.integration.shop_support import fresh_database, running_shop
 from tests.ledgers import ledger_violations
@@ -234,3 +238,65 @@ async def test_the_ledger_checker_reconciles_references_not_only_totals(
     problems = await ledger_violations(pool, [order_id])
     assert any("unrecorded" in p and "capt_someone_elses" in p for p in problems), problems
     assert any("no_provider_effect" in p for p in problems), problems
+
+
+class RefundedWhileRead(SandboxPaymentRecords):
+    """An operator's refund lands between our read of the orders and the provider's: requested
+    on the order's stream, then made at the gateway."""
+
+    def __init__(self, pool: asyncpg.Pool, order_id: str) -> None:
+        super().__init__(pool)
+        self._pool, self._order_id, self._refunded = pool, order_id, False
+
+    async def payments_of(self, order_ids: Sequence[str]) -> Mapping[str, ProviderPayments]:
+        if not self._refunded:
+            self._refunded = True
+            orders = OrderRepository(EventStore(self._pool))
+            order = await orders.load(self._order_id)
+            assert order is not None and order.capture_id is not None
+            order.request_refund("goodwill-1", 500, "goodwill")
+            await orders.save(order)
+            await self._pool.execute(
+                "INSERT INTO sandbox_ledger (idempotency_key, provider, operation, order_id,"
+                " amount, reference, detail) VALUES ($1, 'payment', 'refund', $2, 500,"
+                " 'refu_while_read', $3)",
+                f"order-{self._order_id}:refund-goodwill-1", self._order_id, order.capture_id,
+            )  # fmt: skip
+        return await super().payments_of(order_ids)
+
+
+async def test_an_order_whose_money_moves_while_it_is_reconciled_is_judged_again(
+    temporal_client: Client, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_shop(temporal_client, pool) as shop:
+        judged_again, judged_once = await asyncio.gather(shop.completed(), shop.completed())
+
+    report = await Reconciler(pool, RefundedWhileRead(pool, judged_again)).reconcile_orders(
+        [judged_again]
+    )
+    assert report.clean, report.mismatches  # the refund under way is in flight, not unrecorded
+    assert report.orders_in_flight == 1
+
+    monkeypatch.setattr(reconcile, "REJUDGE_ROUNDS", 0)  # what a single reading would say
+    report = await Reconciler(pool, RefundedWhileRead(pool, judged_once)).reconcile_orders(
+        [judged_once]
+    )
+    assert [(m.kind, m.reference) for m in report.mismatches] == [
+        (MismatchKind.UNRECORDED, "refu_while_read")
+    ]
+
+
+async def test_a_provider_that_does_not_answer_is_a_503_and_exit_status_2(
+    postgres_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    async with fresh_database(postgres_url) as (url, pool):
+        await SandboxLedger(pool).set_available("payment", False)
+        code, _, err = await _reconcile_cli(url, tmp_path)
+        assert code == 2 and "payment provider did not answer" in err, err
+        async with _api(settings, url) as http:
+            answer = await http.get(
+                "/api/v1/admin/reconciliation", headers=_headers(settings, "admin")
+            )
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert await pool.fetchval("SELECT count(*) FROM reconciliation_runs") == 0
