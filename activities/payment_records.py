@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from domain.reconciliation import ProviderPayments
+from domain.provider_payments import ProviderPayments
 
 
 class PaymentRecords(Protocol):

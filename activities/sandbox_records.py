@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from activities.providers import ProviderUnavailable
-from domain.reconciliation import (
+from domain.provider_payments import (
     AuthorizationStatus,
     ProviderAuthorization,
     ProviderMovement,

@@ -17,14 +17,15 @@ from pydantic import TypeAdapter
 
 from activities.payment_records import PaymentRecords
 from activities.sandbox_records import SandboxPaymentRecords
+from commerce.settings import Settings
 from domain.order import Order
 from domain.payment_history import payment_history
+from domain.provider_payments import ProviderPayments
 from domain.reconciliation import (
     NEVER_PLACED,
     Mismatch,
     MismatchKind,
     OrderStanding,
-    ProviderPayments,
     order_mismatches,
 )
 from eventstore.orders import domain_events, order_stream
@@ -61,8 +62,8 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def payment_records(pool: asyncpg.Pool) -> PaymentRecords:
-    """The provider's records for the configured payment provider."""
+def payment_records(settings: Settings, pool: asyncpg.Pool) -> PaymentRecords:
+    """The records of the payment provider the settings choose (the sandbox gateway today)."""
     return SandboxPaymentRecords(pool)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
+import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from activities.providers import ProviderUnavailable
@@ -33,9 +34,12 @@ async def run_reconcile(settings: Settings, since: str | None, as_json: bool) ->
         print(f"commerce reconcile: {error}", file=sys.stderr)
         return COULD_NOT_RUN
     try:
-        report = await Reconciler(pool, payment_records(pool)).reconcile(moment)
+        report = await Reconciler(pool, payment_records(settings, pool)).reconcile(moment)
     except ProviderUnavailable as error:
         print(f"commerce reconcile: the payment provider did not answer: {error}", file=sys.stderr)
+        return COULD_NOT_RUN
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        print(f"commerce reconcile: the database failed: {error}", file=sys.stderr)
         return COULD_NOT_RUN
     finally:
         await pool.close()
@@ -52,7 +56,10 @@ def _text(report: ReconciliationReport) -> str:
     if report.mismatches:
         lines.append("  ".join(f"{k} {n}" for k, n in report.counts.items()))
         for m in report.mismatches:
-            amounts = f"ours {_amount(m.recorded_amount)}, provider {_amount(m.provider_amount)}"
+            amounts = (
+                f"ours {_amount(m.recorded_amount)}, provider {_amount(m.provider_amount)}"
+                f" {m.currency or ''}".rstrip()
+            )
             lines.append(
                 f"{m.kind.value:<20} order {m.order_id}  {m.operation} {m.reference}"
                 f"  ({amounts}): {m.detail}"

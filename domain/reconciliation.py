@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.payment_history import AUTHORIZATION, CAPTURE, REFUND, VOID, PaymentHistory
+from domain.provider_payments import (
+    AuthorizationStatus,
+    ProviderAuthorization,
+    ProviderMovement,
+    ProviderPayments,
+)
 
 
 class MismatchKind(StrEnum):
@@ -29,46 +35,11 @@ class MismatchKind(StrEnum):
     OPEN_AUTHORIZATION = "open_authorization"
 
 
-class AuthorizationStatus(StrEnum):
-    """An authorization at the provider: OPEN holds the customer's money; REQUIRES_ACTION waits
-    for the customer (3-D Secure) and holds nothing yet; FAILED was never granted."""
-
-    OPEN = "open"
-    REQUIRES_ACTION = "requires_action"
-    CAPTURED = "captured"
-    VOIDED = "voided"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderAuthorization:
-    authorization_id: str
-    amount: int
-    status: AuthorizationStatus
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderMovement:
-    """A capture or a refund at the provider: its reference and amount."""
-
-    reference: str
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderPayments:
-    """What the payment provider says happened to one order's money."""
-
-    order_id: str
-    authorizations: tuple[ProviderAuthorization, ...] = ()
-    captures: tuple[ProviderMovement, ...] = ()
-    refunds: tuple[ProviderMovement, ...] = ()
-
-
 @dataclass(frozen=True, slots=True)
 class Mismatch:
     """One disagreement: `operation` is authorization, capture, void or refund; `reference` the
-    provider's id of it; the amounts are ours and the provider's (None where a side has none)."""
+    provider's id of it; the amounts are ours and the provider's (None where a side has none), in
+    minor units of `currency` (the order's; None for an order we never placed)."""
 
     order_id: str
     kind: MismatchKind
@@ -76,6 +47,7 @@ class Mismatch:
     reference: str
     recorded_amount: int | None
     provider_amount: int | None
+    currency: str | None
     detail: str
 
 
@@ -107,7 +79,7 @@ def order_mismatches(
     such steps itself). A record of ours without a provider effect, or with another amount, is
     judged on every order, as we record an effect only after the provider made it.
     """
-    found = _Comparison(theirs.order_id, standing)
+    found = _Comparison(theirs.order_id, ours.currency if ours else None, standing)
     found.authorizations(ours, theirs.authorizations)
     found.movements(CAPTURE, ours.captures() if ours else {}, theirs.captures)
     found.movements(REFUND, ours.refunds() if ours else {}, theirs.refunds)
@@ -115,8 +87,9 @@ def order_mismatches(
 
 
 class _Comparison:
-    def __init__(self, order_id: str, standing: OrderStanding) -> None:
+    def __init__(self, order_id: str, currency: str | None, standing: OrderStanding) -> None:
         self.order_id = order_id
+        self.currency = currency
         self.standing = standing
         self.mismatches: list[Mismatch] = []
 
@@ -130,7 +103,7 @@ class _Comparison:
         detail: str,
     ) -> None:
         self.mismatches.append(
-            Mismatch(self.order_id, kind, operation, reference, ours, theirs, detail)
+            Mismatch(self.order_id, kind, operation, reference, ours, theirs, self.currency, detail)
         )
 
     def authorizations(

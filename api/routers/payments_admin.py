@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from activities.providers import ProviderUnavailable
 from api.auth import AdminPrincipal
-from api.deps import PoolDep
+from api.deps import PoolDep, SettingsDep
 from api.problems import Problem
 from api.validation import StorableText
 from commerce.reconcile import Reconciler, ReconciliationReport, payment_records
@@ -92,6 +92,7 @@ async def order_payments(
 async def reconciliation(
     _: AdminPrincipal,
     pool: PoolDep,
+    settings: SettingsDep,
     since: Annotated[
         datetime | None,
         Query(description="orders placed at or after this date or RFC 3339 time (UTC if no zone)"),
@@ -104,6 +105,6 @@ async def reconciliation(
     ended). Orders still in flight are judged on what we recorded only. The run sets the metric
     `commerce_reconciliation_mismatches`. 503 when the provider does not answer."""
     try:
-        return await Reconciler(pool, payment_records(pool)).reconcile(since)
+        return await Reconciler(pool, payment_records(settings, pool)).reconcile(since)
     except ProviderUnavailable as error:
         raise Problem(503, f"the payment provider did not answer: {error}") from error

@@ -28,7 +28,8 @@ from commerce.reconcile import Reconciler
 from commerce.settings import Settings
 from commerce.tokens import mint_token
 from domain.events import RefundIssued
-from domain.reconciliation import MismatchKind, ProviderPayments
+from domain.provider_payments import ProviderPayments
+from domain.reconciliation import MismatchKind
 from eventstore.orders import OrderRepository, order_stream
 from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore, NewEvent

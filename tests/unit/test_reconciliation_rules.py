@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 
 from domain.order import Order
 from domain.payment_history import PaymentHistory, payment_history
-from domain.reconciliation import (
-    NEVER_PLACED,
+from domain.provider_payments import (
     AuthorizationStatus,
-    Mismatch,
-    MismatchKind,
-    OrderStanding,
     ProviderAuthorization,
     ProviderMovement,
     ProviderPayments,
+)
+from domain.reconciliation import (
+    NEVER_PLACED,
+    Mismatch,
+    MismatchKind,
+    OrderStanding,
     order_mismatches,
 )
 from tests.unit.order_scenarios import FORWARD, drive
@@ -60,6 +62,7 @@ def test_a_capture_the_provider_made_that_we_never_recorded_is_unrecorded() -> N
     found = order_mismatches(_history(order), theirs, ENDED)
     assert _kinds(found) == [(MismatchKind.UNRECORDED, "capture", "cap-x")]
     assert (found[0].recorded_amount, found[0].provider_amount) == (None, 500)
+    assert found[0].currency == "USD"
 
 
 def test_money_the_provider_moved_is_not_judged_while_the_order_is_in_flight() -> None:
@@ -148,6 +151,7 @@ def test_records_we_hold_that_the_provider_lacks_entirely() -> None:
 def test_money_held_for_an_order_we_never_placed_is_unrecorded() -> None:
     theirs = _provider([("auth-9", 700, S.OPEN), ("auth-8", 100, S.VOIDED)], [("cap-9", 50)])
     found = order_mismatches(None, theirs, NEVER_PLACED)
+    assert {m.currency for m in found} == {None}
     assert _kinds(found) == [
         (MismatchKind.UNRECORDED, "authorization", "auth-9"),
         (MismatchKind.UNRECORDED, "capture", "cap-9"),
