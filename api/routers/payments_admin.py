@@ -63,7 +63,17 @@ class OrderPaymentsPublic(BaseModel):
     transactions: list[PaymentTransactionPublic]
 
 
-@router.get("/orders/{order_id}/payments", response_model=OrderPaymentsPublic)
+_ADMIN_ONLY: dict[int | str, dict[str, str]] = {
+    401: {"description": "no valid bearer token"},
+    403: {"description": "not an admin"},
+}
+
+
+@router.get(
+    "/orders/{order_id}/payments",
+    response_model=OrderPaymentsPublic,
+    responses={**_ADMIN_ONLY, 404: {"description": "no such order"}},
+)
 async def order_payments(
     order_id: OrderId, _: AdminPrincipal, pool: PoolDep
 ) -> OrderPaymentsPublic:
@@ -88,7 +98,15 @@ async def order_payments(
     )
 
 
-@router.get("/reconciliation", response_model=ReconciliationReport)
+@router.get(
+    "/reconciliation",
+    response_model=ReconciliationReport,
+    responses={
+        **_ADMIN_ONLY,
+        422: {"description": "`since` is not a date or an RFC 3339 time"},
+        503: {"description": "the payment provider (or the database) did not answer"},
+    },
+)
 async def reconciliation(
     _: AdminPrincipal,
     pool: PoolDep,
