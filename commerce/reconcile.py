@@ -136,13 +136,8 @@ class Reconciler:
         }
 
     async def _versions(self, order_ids: Sequence[str]) -> dict[str, int]:
-        rows = await self._pool.fetch(
-            "SELECT stream_id, max(stream_version) AS version FROM events"
-            " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id",
-            [order_stream(i) for i in order_ids],
-        )
-        found = {r["stream_id"]: int(r["version"]) for r in rows}
-        return {i: found.get(order_stream(i), 0) for i in order_ids}
+        streams = await self._store.read_streams([order_stream(i) for i in order_ids])
+        return {i: len(streams[order_stream(i)]) for i in order_ids}
 
 
 def _judge(recorded: list[RecordedEvent], provider: ProviderPayments) -> _Judged:

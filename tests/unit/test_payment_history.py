@@ -10,7 +10,7 @@ import pytest
 from domain.events import DomainEvent, UnrecordedEffectUndone
 from domain.order import Order
 from domain.payment_history import PaymentHistory, payment_history
-from tests.unit.order_scenarios import FORWARD, SCENARIOS, drive, placed
+from tests.unit.order_scenarios import FORWARD, SCENARIOS, drive
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -150,4 +150,3 @@ def test_a_stream_that_does_not_start_with_the_order_is_refused() -> None:
     events = list(order.pending_events)[1:]
     with pytest.raises(ValueError):
         payment_history((e, T0) for e in events)
-    assert placed().pending_events  # the fixture order itself is valid
