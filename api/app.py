@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -26,6 +28,7 @@ from api.routers import (
     health,
     orders,
     payments,
+    payments_admin,
     sagas,
     sandbox,
     shop_settings,
@@ -59,9 +62,13 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
         interceptors = tracing.temporal_interceptors() if tracing else ()
         app.state.resources = await Resources.open(settings, interceptors)
         app.state.write_limiter = WriteLimiter(app.state.resources.redis, settings)
+        gauges = asyncio.create_task(metrics.keep_reconciliation_gauges(app.state.resources.pool))
         try:
             yield
         finally:
+            gauges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gauges
             await app.state.resources.close()
 
     app = _documented_app(settings, lifespan)
@@ -85,6 +92,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     app.include_router(carrier.router)
     app.include_router(payments.router)
     app.include_router(webhooks.router)
+    app.include_router(payments_admin.router)
     return app
 
 

@@ -4,14 +4,17 @@ development also `GET /metrics` on the API port (no auth)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Response
+import asyncpg
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -20,6 +23,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commerce.settings import Settings
+from eventstore.reconciliation_runs import ReconciliationRuns
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +44,29 @@ CART_OPERATIONS = Counter(
     "commerce_cart_operations_total", "Cart changes that succeeded", ["operation"]
 )
 
+# From the latest reconciliation run stored by any process (`commerce reconcile` or the admin
+# route), read at each scrape: every API replica exports the same, and nothing before a first run.
+RECONCILIATION_MISMATCHES = Gauge(
+    "commerce_reconciliation_mismatches",
+    "Mismatches between our money records and the payment provider's, by kind, found by the"
+    " latest reconciliation run",
+    ["kind"],
+)
+RECONCILIATION_FINISHED = Gauge(
+    "commerce_reconciliation_last_run_timestamp_seconds",
+    "When the latest reconciliation run finished (Unix time)",
+)
+RECONCILIATION_READ_TIMEOUT_S = 1.0
+
 UNMATCHED = "unmatched"  # one label for every path no route knows, so scans add no series
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/metrics")
-def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """The process's metrics in the Prometheus text format."""
+    await _read_latest_reconciliation(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -64,6 +83,34 @@ def serve_metrics(settings: Settings) -> None:
     log.info(
         "metrics on http://%s:%d/metrics", settings.api_metrics_host, settings.api_metrics_port
     )
+
+
+async def _read_latest_reconciliation(request: Request) -> None:
+    resources = getattr(request.app.state, "resources", None)
+    if resources is not None:
+        await refresh_reconciliation_gauges(resources.pool)
+
+
+async def keep_reconciliation_gauges(pool: asyncpg.Pool, every_s: float = 30.0) -> None:
+    """Refresh the gauges while the API runs, for the metrics port (which serves the registry
+    as it is, with no request of ours to refresh them); cancelled when the API stops."""
+    while True:
+        await refresh_reconciliation_gauges(pool)
+        await asyncio.sleep(every_s)
+
+
+async def refresh_reconciliation_gauges(pool: asyncpg.Pool) -> None:
+    """Set the reconciliation gauges from the latest stored run; while the database does not
+    answer (within a second) they keep what they showed."""
+    try:
+        async with asyncio.timeout(RECONCILIATION_READ_TIMEOUT_S):
+            run = await ReconciliationRuns(pool).latest()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return
+    if run is not None:
+        for kind, count in run.mismatches.items():
+            RECONCILIATION_MISMATCHES.labels(kind).set(count)
+        RECONCILIATION_FINISHED.set(run.finished_at.timestamp())
 
 
 class HttpMetrics:

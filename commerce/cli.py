@@ -1,5 +1,5 @@
 """The `commerce` command: infra, dev, api, worker, migrate, projector, projections, token,
-customer-key, codec-server, bench."""
+customer-key, codec-server, reconcile, bench."""
 
 from __future__ import annotations
 
@@ -129,6 +129,12 @@ def _cmd_codec_server(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from commerce.reconcile_command import run_reconcile
+
+    return asyncio.run(run_reconcile(settings, args.since, args.json))
+
+
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from commerce.bench import run_bench
 
@@ -158,6 +164,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     customer_key.add_argument("subject", help="customer id (the `sub` claim)")
     sub.add_parser("codec-server", help="the Temporal UI's remote codec: decrypts payloads for it")
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="compare every order's money events with the payment provider's records;"
+        " exit 1 on any mismatch, 2 when it cannot run",
+    )
+    reconcile.add_argument(
+        "--since", default=None, help="orders placed at or after this date or RFC 3339 time"
+    )
+    reconcile.add_argument("--json", action="store_true", help="the report as JSON")
     bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
     bench.add_argument("--quick", action="store_true", help="small counts, for CI")
     bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
@@ -177,6 +192,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "projections": _cmd_projections,
     "token": _cmd_token,
     "bench": _cmd_bench,
+    "reconcile": _cmd_reconcile,
     "customer-key": _cmd_customer_key,
     "codec-server": _cmd_codec_server,
 }

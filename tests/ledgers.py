@@ -12,7 +12,10 @@ stock table — and lists every way in which they break the service's promise:
 - shipments: none left standing on a failed or cancelled order once its cleanup is done;
 - events: each step's event at most once per stream, `OrderPlaced` exactly once;
 - stock: on hand = before - units sold by completed orders, nothing reserved once every order
-  ended.
+  ended;
+- reconciliation (`commerce/reconcile.py`): each authorization, capture, void and refund our
+  events name is the provider's, by reference and amount, and the provider holds nothing we did
+  not record.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Iterable, Mapping
 
 import asyncpg
 
+from activities.sandbox_records import SandboxPaymentRecords
+from commerce.reconcile import Reconciler
 from domain.order import Order
 from eventstore.orders import domain_events
 from eventstore.store import EventStore
@@ -88,7 +93,18 @@ async def ledger_violations(
                 sold[line.sku] += line.quantity
     if stock_before is not None and all_ended:
         problems += await _stock(pool, stock_before, sold)
-    return problems
+    return problems + await reconciliation_mismatches(pool, ids)
+
+
+async def reconciliation_mismatches(pool: asyncpg.Pool, order_ids: Iterable[str]) -> list[str]:
+    """What `commerce reconcile` reports for these orders against the sandbox gateway, one line
+    per mismatch."""
+    report = await Reconciler(pool, SandboxPaymentRecords(pool)).reconcile_orders(list(order_ids))
+    return [
+        f"{m.order_id}: reconcile: {m.kind.value} {m.operation} {m.reference}"
+        f" (ours {m.recorded_amount}, provider {m.provider_amount}): {m.detail}"
+        for m in report.mismatches
+    ]
 
 
 def _money(order: Order, ops: Counter[str], money: Counter[str]) -> list[str]:

@@ -1,10 +1,12 @@
 """Shared pieces of the fault drills: placing orders over HTTP (retrying refused connections with
 the same Idempotency-Key), waiting for sagas with clear failure messages, and the ledger checks
-every drill ends with."""
+every drill ends with (the last of them `commerce reconcile`, run as an operator runs it)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 import uuid
 from collections import Counter
@@ -341,3 +343,19 @@ async def assert_ledgers(stack: Stack, traffic: Traffic, sku: str, on_hand_befor
         f" ({on_hand_before - traffic.units}, 0) after {traffic.units} unit(s) sold"
     )
     await assert_ledgers_balance(pool, ids, {sku: on_hand_before})
+    await assert_reconciled(stack, len(ids))
+
+
+async def assert_reconciled(stack: Stack, orders: int) -> None:
+    """`commerce reconcile --json` against the drill's servers exits 0: every one of the
+    `orders` in the shop agrees with the payment provider's ledger."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "reconcile", "--json",
+        env=stack.environment(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, (
+        f"commerce reconcile exited {process.returncode}:\n{out.decode()}{err.decode()}"
+    )
+    report = json.loads(out)
+    assert (report["orders_checked"], report["orders_in_flight"]) == (orders, 0), report

@@ -3,7 +3,8 @@ fails (the event store refuses that step's event until healed), so the step stal
 effect unrecorded; then an operator retries it after healing, or the customer cancels, or nobody
 answers and the stall times out. Every cell must end with the ledgers balanced (tests/ledgers.py):
 nothing charged that is not the final charge, no authorization or shipment left behind, stock
-exact, each step's event at most once. The matrix is printed as a table."""
+exact, each step's event at most once, and the order reconciled with the payment provider's
+records (`commerce reconcile`'s rules). The matrix is printed as a table."""
 
 from __future__ import annotations
 
