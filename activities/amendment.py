@@ -33,6 +33,17 @@ class AmendmentActivities(OrderSteps):
             order.expire_amendment(expiry.timeout_s)
             await self._save(order)
 
+    @activity.defn(name="adjust_payment_for_amendment")
+    async def adjust_payment_for_amendment(self, step: StepInput) -> StepResult:
+        """The accepted amendment lowered the total: a gateway that can capture less keeps the
+        original authorization (capture will take the amended total and release the rest), the
+        spending-limit hold drops to the new total; any other gateway voids and re-authorizes."""
+        if not self._ports.payments.partial_capture:
+            return await self.reauthorize_payment(step)
+        order = await self._load(step.order_id)
+        await self._ports.spending.lower(order.order_id, order.total)
+        return StepResult(attempt=activity.info().attempt)
+
     @activity.defn(name="reauthorize_payment")
     async def reauthorize_payment(self, step: StepInput) -> StepResult:
         """Void the original authorization, then authorize the amended total under a key of its

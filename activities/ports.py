@@ -60,6 +60,7 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         amendment.accept_amendment,
         amendment.expire_amendment,
         amendment.reauthorize_payment,
+        amendment.adjust_payment_for_amendment,
         after_sale.request_cancellation_after_sale,
         after_sale.request_refund,
         after_sale.issue_refund,

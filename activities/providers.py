@@ -53,6 +53,11 @@ class Shipment:
 
 
 class PaymentGateway(Protocol):
+    # True when capture may take less than was authorized (the rest is released): an amended
+    # order is then captured from its original authorization instead of voided and authorized
+    # anew.
+    partial_capture: bool
+
     async def authorize(
         self, key: str, order_id: str, amount: int, currency: str, payment_token: str
     ) -> str:

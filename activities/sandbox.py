@@ -32,7 +32,10 @@ async def _ensure_up(ledger: SandboxLedger, provider: str) -> None:
 class SandboxPayments:
     """`tok_decline` declines, `tok_capture_decline` declines at capture, `tok_flaky` fails
     transiently twice before authorizing, `tok_3ds` needs the customer to pass 3-D Secure first
-    (settled by the sandbox control); any other `tok_` value succeeds."""
+    (settled by the sandbox control); any other `tok_` value succeeds. Like Stripe, it captures
+    less than it authorized when asked to (the rest is released)."""
+
+    partial_capture = True
 
     def __init__(self, ledger: SandboxLedger) -> None:
         self._ledger = ledger

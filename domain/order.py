@@ -101,8 +101,9 @@ class Order(AfterSale):
 
     def reserve_inventory(self, reservation_id: str) -> None:
         self._require(ev.InventoryReserved, S.PAYMENT_AUTHORIZED)
-        uncovered = self.authorized_amount is not None and self.authorized_amount != self.total
-        self._refuse_if(uncovered, ev.InventoryReserved, "the authorization is not for the total")
+        # An authorization above the total is fine: capture takes the total, releasing the rest.
+        uncovered = self.authorized_amount is not None and self.authorized_amount < self.total
+        self._refuse_if(uncovered, ev.InventoryReserved, "the authorization does not cover it")
         self._record(ev.InventoryReserved(order_id=self.order_id, reservation_id=reservation_id))
 
     def propose_amendment(self, available_skus: Iterable[str]) -> None:

@@ -35,6 +35,7 @@ PROPOSE_AMENDMENT = "propose_amendment"
 ACCEPT_AMENDMENT = "accept_amendment"
 EXPIRE_AMENDMENT = "expire_amendment"
 REAUTHORIZE_PAYMENT = "reauthorize_payment"
+ADJUST_PAYMENT_FOR_AMENDMENT = "adjust_payment_for_amendment"  # capture less, or re-authorize
 
 # Payments that need the customer (3-D Secure): the saga waits, re-checking with backoff.
 CHECK_PAYMENT_ACTION = "check_payment_action"

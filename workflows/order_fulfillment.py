@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import TERMINAL_STATUSES, OrderStatus
     from workflows.contract import (
         ACCEPT_AMENDMENT,
+        ADJUST_PAYMENT_FOR_AMENDMENT,
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
         CONFIRM_ORDER,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+PARTIAL_CAPTURE_PATCH = "partial-capture"
 
 # Each forward step and the status it leaves the order in (what undoes it: saga_undo.UNDO).
 FORWARD = (
@@ -326,8 +328,15 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         if accepted_first and self._cancel_reason is not None:
             view.status = "failed"
             raise SagaStopped(view.name, self._cancel_reason, cancelled=True)
-        await self._run_step(AUTHORIZE_PAYMENT, REAUTHORIZE_PAYMENT)
+        await self._run_step(AUTHORIZE_PAYMENT, self._amendment_payment_step())
         view.status, self._current = "running", view.name
+
+    def _amendment_payment_step(self) -> str:
+        """Since the partial-capture patch the gateway decides: a smaller capture later, or a
+        void and a new authorization now (sagas that began before it always re-authorize)."""
+        if workflow.patched(PARTIAL_CAPTURE_PATCH):
+            return ADJUST_PAYMENT_FOR_AMENDMENT
+        return REAUTHORIZE_PAYMENT
 
     async def _record_amendment(self, activity: str, arg: AmendmentInput | StepInput) -> None:
         await workflow.execute_activity(

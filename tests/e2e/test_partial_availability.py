@@ -80,14 +80,12 @@ async def test_short_line_is_offered_dropped_and_accepting_completes_the_amended
     history = [h["type"] for h in done["history"]]
     assert history[:5] == [
         "OrderPlaced", "PaymentAuthorized", "AmendmentProposed", "AmendmentAccepted",
-        "PaymentReauthorized",
+        "InventoryReserved",
     ]  # fmt: skip
+    # The sandbox captures less than it authorized, as Stripe does: one authorization, one
+    # capture of the amended total, the rest released — no void, no second authorization.
     ledger = await _payments(pool, str(order["id"]))
-    first, second = ledger[0][2], ledger[2][2]
-    assert ledger == [
-        ("authorize", 3997, first), ("void", None, first),
-        ("authorize", 2500, second), ("capture", 2500, ledger[3][2]),
-    ]  # fmt: skip
+    assert ledger == [("authorize", 3997, ledger[0][2]), ("capture", 2500, ledger[1][2])]
     assert await _stock(http, admin, mug) == (8, 0, 8)
     assert await _stock(http, admin, tea) == (1, 0, 1)
 

@@ -7,8 +7,11 @@ import asyncio
 import dataclasses
 
 import asyncpg
+import pytest
 from temporalio.client import Client, WorkflowHandle
 
+from activities.sandbox import SandboxPayments
+from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
 from tests.integration.saga_support import (
     add_product,
@@ -20,6 +23,7 @@ from tests.integration.saga_support import (
     stock_of,
 )
 from tests.integration.test_activity_retry_safety import LosesEveryFirstAnswer
+from tests.ledgers import assert_ledgers_balance
 from worker import sandbox_ports
 from workflows.contract import UPDATE_ACCEPT_AMENDMENT
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -35,13 +39,46 @@ async def _accept(saga: WorkflowHandle[OrderFulfillmentWorkflow, object]) -> Non
     await saga.execute_update(UPDATE_ACCEPT_AMENDMENT)
 
 
+class CapturesOnlyWhatItAuthorized(SandboxPayments):
+    """A gateway that cannot capture less than it authorized: an amendment re-authorizes."""
+
+    partial_capture = False
+
+
+def _reauthorizing(pool: asyncpg.Pool) -> SandboxPayments:
+    return CapturesOnlyWhatItAuthorized(SandboxLedger(pool))
+
+
+async def test_an_accepted_amendment_is_captured_from_the_original_authorization(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    kept, short = await add_product(pool, on_hand=5, price=1500), await add_product(pool, 1)
+    order_id = await place_order(pool, [(kept, 2), (short, 2)])
+    async with running_worker(temporal_client, pool) as queue:
+        saga = await start_saga(temporal_client, queue, order_id)
+        await _until_proposed(pool, order_id)
+        await _accept(saga)
+        outcome = await saga.result()
+
+    assert outcome.status == "completed"
+    assert "PaymentReauthorized" not in await event_types(pool, order_id)
+    rows = await pool.fetch(
+        "SELECT operation, amount FROM sandbox_ledger WHERE order_id = $1 ORDER BY created_at",
+        order_id,
+    )
+    assert [(r["operation"], r["amount"]) for r in rows if r["operation"] != "ship"] == [
+        ("authorize", 6000), ("capture", 3000),
+    ]  # fmt: skip
+    await assert_ledgers_balance(pool, [order_id])
+
+
 async def test_amendment_steps_retried_after_storing_append_and_charge_nothing_twice(
     temporal_client: Client, pool: asyncpg.Pool
 ) -> None:
     kept, short = await add_product(pool, on_hand=5), await add_product(pool, on_hand=1)
     order_id = await place_order(pool, [(kept, 2), (short, 2)])
     orders = LosesEveryFirstAnswer(EventStore(pool))
-    ports = dataclasses.replace(sandbox_ports(pool), orders=orders)
+    ports = dataclasses.replace(sandbox_ports(pool), orders=orders, payments=_reauthorizing(pool))
     async with running_worker(temporal_client, pool, ports) as queue:
         saga = await start_saga(temporal_client, queue, order_id)
         await _until_proposed(pool, order_id)
@@ -59,12 +96,15 @@ async def test_amendment_steps_retried_after_storing_append_and_charge_nothing_t
     assert await stock_of(pool, short) == (1, 0)
 
 
-async def test_kept_lines_sold_out_before_acceptance_fail_and_void_both_authorizations(
-    temporal_client: Client, pool: asyncpg.Pool
+@pytest.mark.parametrize("partial_capture", [False, True])
+async def test_kept_lines_sold_out_before_acceptance_fail_and_void_every_authorization(
+    temporal_client: Client, pool: asyncpg.Pool, partial_capture: bool
 ) -> None:
     kept, short = await add_product(pool, on_hand=2), await add_product(pool, on_hand=0)
     order_id = await place_order(pool, [(kept, 2), (short, 1)])
-    async with running_worker(temporal_client, pool) as queue:
+    payments = SandboxPayments(SandboxLedger(pool)) if partial_capture else _reauthorizing(pool)
+    ports = dataclasses.replace(sandbox_ports(pool), payments=payments)
+    async with running_worker(temporal_client, pool, ports) as queue:
         saga = await start_saga(temporal_client, queue, order_id)
         await _until_proposed(pool, order_id)
         await pool.execute("UPDATE stock SET on_hand = 1 WHERE sku = $1", kept)
@@ -72,7 +112,8 @@ async def test_kept_lines_sold_out_before_acceptance_fail_and_void_both_authoriz
         outcome = await saga.result()
 
     assert outcome.status == "failed" and kept in (outcome.failure_reason or "")
-    assert await ledger(pool, order_id) == ["authorize", "void", "authorize", "void"]
+    once = ["authorize", "void"]
+    assert await ledger(pool, order_id) == (once if partial_capture else once + once)
     voided = await pool.fetch(
         "SELECT detail FROM sandbox_ledger WHERE order_id = $1 AND operation = 'void'", order_id
     )

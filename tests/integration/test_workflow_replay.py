@@ -32,7 +32,10 @@ from tests.integration.saga_support import (
     start_saga,
 )
 from tests.integration.unversioned_amendment import FailsWhereItOffered
-from tests.integration.unversioned_money_exact import CompensatesAsBeforeTheMoneyExactPatch
+from tests.integration.unversioned_money_exact import (
+    CompensatesAsBeforeTheMoneyExactPatch,
+    ReauthorizesAsBeforeThePartialCapturePatch,
+)
 from worker import sandbox_ports
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
@@ -57,6 +60,9 @@ AMENDMENT_CASES = ("amendment_accepted",)
 # Recorded after the undo-unrecorded-step patch: an authorization whose answer was lost, the
 # stall timing out, and the authorization found by its key and voided.
 LOST_ANSWER_CASES = ("lost_authorization_voided",)
+# Recorded after the partial-capture patch: the amended total captured from the original
+# authorization (no void, no second authorization).
+PARTIAL_CAPTURE_CASES = ("amendment_partially_captured",)
 # Recorded after the money-exact patch: a capture whose answer was lost, then the customer's
 # cancel (resolved forward: recorded, refunded in full); and a cancel during a shipping outage
 # (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
@@ -118,6 +124,23 @@ async def test_record_amendment_history(temporal_client: Client, pool: asyncpg.P
         await saga.result()
     history = await saga.fetch_history()
     (HISTORIES / f"{AMENDMENT_CASES[0]}.json").write_text(history.to_json())
+
+
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_partial_capture_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    kept, short = await add_product(pool, on_hand=10), await add_product(pool, on_hand=1)
+    order_id = await place_order(pool, [(kept, 2), (short, 3)])
+    async with running_worker(clear, pool) as queue:
+        saga = await start_saga(clear, queue, order_id, "tok_ok")
+        while "AmendmentProposed" not in await event_types(pool, order_id):
+            await asyncio.sleep(0.1)
+        await saga.execute_update(UPDATE_ACCEPT_AMENDMENT)
+        await saga.result()
+    history = await saga.fetch_history()
+    (HISTORIES / f"{PARTIAL_CAPTURE_CASES[0]}.json").write_text(history.to_json())
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -187,8 +210,12 @@ def _replayer() -> Replayer:
 
 
 @pytest.mark.parametrize(
-    "case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES]
-)
+    "case",
+    [
+        *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
+        *PARTIAL_CAPTURE_CASES,
+    ],
+)  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
@@ -210,3 +237,9 @@ async def test_refunding_a_capture_without_the_patch_fails_the_replay() -> None:
     replayer = Replayer(workflows=[CompensatesAsBeforeTheMoneyExactPatch])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(MONEY_EXACT_CASES[0]))
+
+
+async def test_re_authorizing_an_amendment_without_the_patch_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[ReauthorizesAsBeforeThePartialCapturePatch])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(PARTIAL_CAPTURE_CASES[0]))

@@ -1,5 +1,5 @@
-"""The saga with the money-exact compensation swapped back without a patch, kept apart for the
-sandbox: replaying a saga recorded through the new path with it must fail."""
+"""The saga with a versioned change swapped back without its patch, kept apart for the sandbox:
+replaying a saga recorded through the new path with it must fail."""
 
 from __future__ import annotations
 
@@ -21,3 +21,15 @@ class CompensatesAsBeforeTheMoneyExactPatch(OrderFulfillmentWorkflow):
 
     async def _compensate(self, done: list[str], stop: SagaStopped) -> SagaOutcome:
         return await self._compensate_before_money_exact(done, stop)
+
+
+@workflow.defn(name="OrderFulfillmentWorkflow")
+class ReauthorizesAsBeforeThePartialCapturePatch(OrderFulfillmentWorkflow):
+    """Voids and re-authorizes an accepted amendment whatever the gateway, without the patch."""
+
+    @workflow.run
+    async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
+        return await super().run(order)
+
+    def _amendment_payment_step(self) -> str:
+        return "reauthorize_payment"

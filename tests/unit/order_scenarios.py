@@ -99,7 +99,8 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     ),
     "amendment_accepted": (
         (*FORWARD[:1], "propose_amendment", "accept_amendment"),
-        {"reauthorize_payment", *FORWARD_ONLY},
+        # A gateway that captures less keeps the authorization: reserving goes on at once.
+        {"reauthorize_payment", "reserve_inventory", *FORWARD_ONLY},
     ),
     "amendment_reauthorized": (
         (*FORWARD[:1], "propose_amendment", "accept_amendment", "reauthorize_payment"),

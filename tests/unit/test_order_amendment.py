@@ -37,11 +37,14 @@ def test_accepting_replaces_lines_and_total_and_keeps_the_original_in_the_histor
     assert isinstance(placed, OrderPlaced) and placed.lines == LINES
 
 
-def test_stock_is_reserved_only_once_the_amended_total_is_reauthorized() -> None:
+def test_an_amended_order_reserves_on_an_authorization_that_covers_it() -> None:
+    kept = proposed()
+    kept.accept_amendment()
+    kept.reserve_inventory("res-1")  # the original authorization covers the smaller total
+    assert kept.authorized_amount > kept.total and kept.status is OrderStatus.INVENTORY_RESERVED
+
     order = proposed()
     order.accept_amendment()
-    with pytest.raises(InvalidTransition, match="authorization"):
-        order.reserve_inventory("res-1")
     order.reauthorize_payment("auth-2", 2500)
     assert (order.authorization_id, order.superseded_authorization_id) == ("auth-2", "auth-1")
     assert order.authorized_amount == 2500
