@@ -114,9 +114,7 @@ class Checkout:
         placed = await self._orders.history(record.order_id)
         order = None if placed else _order_of(record, body)
         total = order.total if order is not None else int(placed[0].data["total"])
-        saga = await self._record_saga_start(
-            record.order_id, record.customer_id, total, body.payment_token
-        )
+        saga = await self._record_saga_start(record, total, body.payment_token)
         if order is not None:
             await self._orders.save(order, _metadata(record.order_id, record.customer_id))
             placed = await self._orders.history(record.order_id)
@@ -124,15 +122,20 @@ class Checkout:
         return CheckoutResult(record.order_id, replayed=not created, placed=placed)
 
     async def _record_saga_start(
-        self, order_id: str, customer_id: str, total: int, payment_token: str
+        self, record: CheckoutRecord, total: int, payment_token: str
     ) -> SagaStart | None:
         """The saga's start request, kept sealed in the saga-start outbox; None when the saga is
         known to have started (a repeat of this checkout), so Temporal need not be asked."""
         policy = saga_policy(self._settings)
+        items = sum(line.quantity for line in record.lines or ())
+        saga_input = OrderFulfillmentInput(
+            record.order_id, record.customer_id, payment_token, policy,
+            total=total, currency=record.currency or "", items=items,
+        )  # fmt: skip
         start = SagaStart(
-            OrderFulfillmentInput(order_id, customer_id, payment_token, policy),
+            saga_input,
             total=total,
-            customer_key=customer_search_key(self._settings, customer_id),
+            customer_key=customer_search_key(self._settings, record.customer_id),
         )
         sealed = await seal(self._temporal, start.input)
         if await self._saga_starts.record(start.order_id, start.total, sealed):

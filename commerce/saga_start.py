@@ -31,6 +31,7 @@ from commerce.payload_codec import (
 )
 from commerce.settings import Settings
 from workflows.contract import TASK_QUEUE, OrderFulfillmentInput, SagaPolicy, order_workflow_id
+from workflows.summaries import saga_summary
 
 WORKFLOW_TYPE = "OrderFulfillmentWorkflow"
 _STATUS = SearchAttributeKey.for_keyword("OrderStatus")
@@ -88,6 +89,11 @@ async def start_saga(client: Client, start: SagaStart) -> bool:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=attributes,
             memo={"customer_id": start.input.customer_id},  # sealed by the codec, unlike attributes
+            # What the Temporal UI lists (sealed by the codec too, shown through the codec server).
+            static_summary=saga_summary(
+                start.order_id, start.input.items, start.total, start.input.currency
+            ),
+            static_details=f"customer key {start.customer_key}",
         )
     except WorkflowAlreadyStartedError:
         return False

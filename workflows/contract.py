@@ -94,6 +94,10 @@ class OrderFulfillmentInput:
     customer_id: str
     payment_token: str
     policy: SagaPolicy = field(default_factory=SagaPolicy)
+    # For what the Temporal UI shows ("capture 25.98 USD"); 0/"" for sagas started without them.
+    total: int = 0
+    currency: str = ""
+    items: int = 0
 
 
 @dataclass

@@ -241,6 +241,7 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
                     activity or step,
                     StepInput(self._order_id, self._input.payment_token),
                     start_to_close_timeout=STEP_TIMEOUT,
+                    summary=self._summary(activity or step),
                     retry_policy=self._step_retry(),
                     result_type=StepResult,
                 )
@@ -340,7 +341,11 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
 
     async def _record_amendment(self, activity: str, arg: AmendmentInput | StepInput) -> None:
         await workflow.execute_activity(
-            activity, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=UNDO_RETRY
+            activity,
+            arg,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=UNDO_RETRY,
+            summary=self._summary(activity),
         )
 
     def _stop_if_cancelled(self, step: str) -> None:
@@ -356,6 +361,7 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
                 StepInput(self._order_id),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=NOTIFY_RETRY,
+                summary=self._summary(SEND_NOTIFICATIONS),
                 result_type=StepResult,
             )
             view.attempts, view.status = result.attempt, "succeeded"

@@ -45,6 +45,9 @@ class PaymentActionWait:
     def _set_status(self, status: str) -> None:
         raise NotImplementedError
 
+    def _summary(self, activity: str, what: str = "") -> str:
+        raise NotImplementedError
+
     async def _await_payment_action(self) -> None:
         """Return once the gateway authorized; raise SagaStopped when the customer failed the
         action (failed), cancelled, or did not act in time (cancelled)."""
@@ -89,6 +92,7 @@ class PaymentActionWait:
                 CHECK_PAYMENT_ACTION,
                 StepInput(self._order_id),
                 start_to_close_timeout=STEP_TIMEOUT,
+                summary=self._summary(CHECK_PAYMENT_ACTION),
                 retry_policy=CHECK_RETRY,
                 result_type=PaymentActionOutcome,
             )
@@ -104,6 +108,7 @@ class PaymentActionWait:
             EXPIRE_PAYMENT_ACTION,
             ExpiryInput(self._order_id, timeout_s),
             start_to_close_timeout=STEP_TIMEOUT,
+            summary=self._summary(EXPIRE_PAYMENT_ACTION),
             retry_policy=UNDO_RETRY,
         )
         self._steps[AUTHORIZE_PAYMENT].status = "failed"

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         SagaOutcome,
         StepView,
     )
+    from workflows.summaries import activity_summary
 
 # Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
 STEP_TIMEOUT = timedelta(seconds=10)
@@ -110,6 +111,11 @@ class SagaUndo:
     def _set_status(self, status: str) -> None:
         raise NotImplementedError
 
+    def _summary(self, activity: str, what: str = "") -> str:
+        """The activity's line in the Temporal UI: "capture 25.98 USD", "void the authorization"."""
+        order = self._input
+        return activity_summary(activity, order.total, order.currency, what)
+
     async def _notify_and_complete(self) -> SagaOutcome:
         raise NotImplementedError
 
@@ -172,6 +178,7 @@ class SagaUndo:
             RESOLVE_CAPTURE,
             StepInput(self._order_id),
             start_to_close_timeout=STEP_TIMEOUT,
+            summary=self._summary(RESOLVE_CAPTURE),
             retry_policy=UNDO_RETRY,
             result_type=bool,
         )
@@ -186,6 +193,7 @@ class SagaUndo:
             CAPTURE_PAYMENT,
             StepInput(self._order_id, self._input.payment_token),
             start_to_close_timeout=STEP_TIMEOUT,
+            summary=self._summary(CAPTURE_PAYMENT),
             retry_policy=UNDO_RETRY,
             result_type=StepResult,
         )
@@ -210,6 +218,7 @@ class SagaUndo:
                 cleanup.activity,
                 cleanup.arg,
                 start_to_close_timeout=STEP_TIMEOUT,
+                summary=self._summary(cleanup.activity),
                 retry_policy=self._prompt_retry(),
             )
         except ActivityError:
@@ -225,6 +234,7 @@ class SagaUndo:
                 cleanup.activity,
                 cleanup.arg,
                 start_to_close_timeout=STEP_TIMEOUT,
+                summary=self._summary(cleanup.activity),
                 retry_policy=UNDO_RETRY,
             )
             self._undone(cleanup.step)
@@ -263,6 +273,7 @@ class SagaUndo:
             UNDO_UNRECORDED_STEP,
             UnrecordedStepInput(self._order_id, step),
             start_to_close_timeout=STEP_TIMEOUT,
+            summary=self._summary(UNDO_UNRECORDED_STEP),
             retry_policy=UNDO_RETRY,
         )
 
@@ -272,6 +283,7 @@ class SagaUndo:
             compensation,
             StepInput(self._order_id),
             start_to_close_timeout=STEP_TIMEOUT,
+            summary=self._summary(compensation),
             retry_policy=UNDO_RETRY,
         )
         self._undone(step)
@@ -286,6 +298,7 @@ class SagaUndo:
                 "record_saga_event",
                 SagaEventInput(self._order_id, kind, step, reason, steps or []),
                 start_to_close_timeout=STEP_TIMEOUT,
+                summary=self._summary("record_saga_event", kind),
                 retry_policy=UNDO_RETRY,
             )
         except ActivityError as error:

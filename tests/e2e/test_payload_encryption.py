@@ -343,3 +343,28 @@ async def test_development_codec_server_bound_to_every_address_serves_loopback_o
     assert local.status_code == 200, local.text
     clear = json_format.ParseDict(local.json(), Payloads())
     assert TOKEN.encode() in clear.payloads[0].data
+
+
+async def test_the_saga_and_each_activity_say_what_they_do_sealed_like_every_payload(
+    settings: Settings, order_id: str
+) -> None:
+    history = await _raw_history(settings, order_id)
+    assert "authorize 19.99 USD" not in history.to_json()  # sealed in the raw history
+    codec = codec_for(settings)
+
+    async def text(payload: Payload) -> str:
+        [clear] = await codec.decode([payload])
+        value = DataConverter.default.payload_converter.from_payload(clear, str)
+        assert isinstance(value, str)
+        return value
+
+    started = history.events[0]
+    summary = await text(started.user_metadata.summary)
+    assert summary == f"Order {order_id[:8]}… · 1 item · 19.99 USD"
+    scheduled = [
+        await text(event.user_metadata.summary)
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[:2] == ["authorize 19.99 USD", "reserve the order's stock"]
+    assert "capture 19.99 USD" in scheduled
