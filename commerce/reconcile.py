@@ -63,7 +63,12 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def payment_records(settings: Settings, pool: asyncpg.Pool) -> PaymentRecords:
-    """The records of the payment provider the settings choose (the sandbox gateway today)."""
+    """The records of the payment gateway `COMMERCE_PAYMENT_PROVIDER` chooses: the sandbox's
+    ledger, or Stripe's PaymentIntents and refunds (one instance per run)."""
+    if settings.payment_provider == "stripe":
+        from activities.stripe_records import StripePaymentRecords
+
+        return StripePaymentRecords.from_settings(settings, pool)
     return SandboxPaymentRecords(pool)
 
 

@@ -46,13 +46,17 @@ def webhook_secret(settings: Settings) -> str | None:
     )
 
 
-def stripe_client(settings: Settings) -> stripe.StripeClient:
+def stripe_client(
+    settings: Settings, http_client: stripe.HTTPXClient | None = None, retries: int = 0
+) -> stripe.StripeClient:
     """The official SDK's client on its httpx-based async HTTP client, with the call deadline
-    as its timeout. It retries nothing itself: Temporal retries the saga's steps."""
+    as its timeout (`http_client`: one the caller closes; by default one for the client's
+    life). By default it retries nothing itself (Temporal retries the saga's steps); a reader
+    outside Temporal (reconciliation) lets the SDK retry `retries` times."""
     base = api_base(settings)
     return stripe.StripeClient(
         secret_key(settings),
         base_addresses={"api": base} if base else None,
-        http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout_s),
-        max_network_retries=0,
+        http_client=http_client or stripe.HTTPXClient(timeout=settings.stripe_timeout_s),
+        max_network_retries=retries,
     )
