@@ -28,7 +28,7 @@ async def _shoot(tools: DevTools, url: str, path: Path, width: int, height: int)
     await tools.send("Page.navigate", url=url)
     await asyncio.sleep(6)  # the UI loads, lists, and asks the codec server to decrypt
     shot = await tools.send("Page.captureScreenshot", format="png")
-    path.write_bytes(base64.b64decode(shot["data"]))
+    await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
 
 
 async def main(ui: str, saga: str, out: Path) -> None:
