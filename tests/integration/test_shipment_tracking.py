@@ -70,7 +70,12 @@ async def test_an_undelivered_shipment_turns_overdue_and_a_late_delivery_still_l
         order_id = await _completed_order(temporal_client, pool, queue, policy)
         tracker = temporal_client.get_workflow_handle(shipment_workflow_id(order_id))
         await _wait_for_event(pool, order_id, "DeliveryOverdue")
-        view = await tracker.query(QUERY_SHIPMENT, result_type=ShipmentView)
+        # The event is stored before the workflow hears the activity's answer: ask until it has.
+        for _ in range(200):
+            view = await tracker.query(QUERY_SHIPMENT, result_type=ShipmentView)
+            if view.overdue:
+                break
+            await asyncio.sleep(0.05)
         assert view.overdue and view.shipment_status == "overdue"
         assert DELIVERIES_OVERDUE._value.get() == overdue_before + 1
         assert (await _order_view(pool, order_id)).shipment_status == "overdue"
