@@ -2,7 +2,8 @@
 
 Every import statement counts, wherever it sits: at the top, inside a function (a lazy import is
 still a dependency) or under `if TYPE_CHECKING:`. `from package import name` is an edge to
-`package.name` when that is one of our modules, else to `package`.
+`package.name` when that is one of our modules, else to `package`. A module also imports its
+parent packages (Python runs their `__init__.py` first): those edges have line 0.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class ImportGraph:
                     self._add(found, external, module, submodule, node.lineno, (), bound)
                 else:
                     self._add(found, external, module, source, node.lineno, (alias.name,), bound)
+        parents = module.split(".")[:-1]
+        for depth in range(len(parents), 0, -1):
+            if (parent := ".".join(parents[:depth])) in self.files:
+                found.append(Import(module, parent, 0, (), False))
         self.imports[module] = found
         self.external[module] = external
 

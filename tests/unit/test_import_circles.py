@@ -17,7 +17,8 @@ def _circle_message(graph: ImportGraph, group: list[str]) -> str:
     lines = [f"  {' ↔ '.join(group)}"]
     edges = {(i.module, i.line, i.target) for m in group for i in graph.imports[m]}
     for module, line, target in sorted(edge for edge in edges if edge[2] in members):
-        lines.append(f"    {module}, line {line}: imports {target}")
+        where = f"line {line}" if line else "as its package"
+        lines.append(f"    {module}, {where}: imports {target}")
     return "\n".join(lines)
 
 
@@ -44,3 +45,14 @@ def test_a_circle_through_a_lazy_import_is_found(tmp_path: Path) -> None:
     graph = ImportGraph.read(tmp_path, packages=["shop"], top=[])
 
     assert graph.circles() == [["shop.helpers", "shop.ports", "shop.steps"]]
+
+
+def test_a_package_that_imports_its_own_modules_is_a_circle(tmp_path: Path) -> None:
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("from shop.steps import ALL\n")  # a registry
+    (package / "steps.py").write_text("ALL = []\n")
+
+    graph = ImportGraph.read(tmp_path, packages=["shop"], top=[])
+
+    assert graph.circles() == [["shop", "shop.steps"]]
