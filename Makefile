@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint api-docs install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/commerce bench $(ARGS)
+
+api-docs: $(STAMP)
+	$(BIN)/python -m api.reference docs/api.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

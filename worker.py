@@ -8,8 +8,9 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import asyncpg
 from prometheus_client import start_http_server
@@ -17,10 +18,16 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, Worker
 
+from activities.after_sale import AfterSaleActivities
+from activities.amendment import AmendmentActivities
+from activities.compensation import CompensationActivities
+from activities.fulfillment import FulfillmentActivities
+from activities.in_doubt import InDoubtActivities
 from activities.metrics import SagaStepMetrics
-from activities.ports import SagaPorts, saga_activities
+from activities.ports import SagaPorts
 from activities.refusals import DomainRefusalsAreFinal, StreamConflictsRetried
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
+from activities.shipment import ShipmentActivities
 from commerce.connections import connect_temporal, create_pool
 from commerce.customer_keys import customer_search_key
 from commerce.event_dispatcher import EventDispatcher
@@ -64,6 +71,49 @@ def ports_for(settings: Settings, pool: asyncpg.Pool) -> SagaPorts:
 
         ports = dataclasses.replace(ports, payments=StripeGateway.from_settings(settings, pool))
     return ports
+
+
+def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
+    """Every activity of the saga and the post-sale workflows, bound to `ports`."""
+    forward, undo = FulfillmentActivities(ports), CompensationActivities(ports)
+    in_doubt = InDoubtActivities(ports)
+    shipment = ShipmentActivities(ports)
+    amendment = AmendmentActivities(ports)
+    after_sale = AfterSaleActivities(ports)
+    return [
+        forward.authorize_payment,
+        forward.check_payment_action,
+        forward.expire_payment_action,
+        forward.reserve_inventory,
+        forward.create_shipment,
+        forward.confirm_order,
+        forward.capture_payment,
+        forward.send_notifications,
+        undo.void_payment,
+        undo.release_inventory,
+        undo.cancel_shipment,
+        undo.refund_payment,
+        in_doubt.undo_unrecorded_step,
+        in_doubt.resolve_capture,
+        undo.record_saga_event,
+        shipment.record_carrier_event,
+        shipment.record_delivery_overdue,
+        amendment.propose_amendment,
+        amendment.accept_amendment,
+        amendment.expire_amendment,
+        amendment.reauthorize_payment,
+        amendment.adjust_payment_for_amendment,
+        after_sale.request_cancellation_after_sale,
+        after_sale.request_refund,
+        after_sale.issue_refund,
+        after_sale.request_return,
+        after_sale.approve_return,
+        after_sale.reject_return,
+        after_sale.receive_return,
+        after_sale.close_return,
+        after_sale.restock_return,
+        after_sale.request_return_refund,
+    ]
 
 
 def build_worker(

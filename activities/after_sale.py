@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from activities.after_sale_inputs import (
+from activities.recording import OrderSteps, idempotency_key
+from domain.errors import InvalidReturn, InvalidTransition, RefundDeclined
+from domain.order import Order
+from domain.return_events import ReturnLine
+from workflows.after_sale_inputs import (
     CancellationRequest,
     Decision,
     RefundRequest,
@@ -16,10 +20,6 @@ from activities.after_sale_inputs import (
     ReturnRequest,
     ReturnStep,
 )
-from activities.recording import OrderSteps, idempotency_key
-from domain.errors import InvalidReturn, InvalidTransition, RefundDeclined
-from domain.order import Order
-from domain.return_events import ReturnLine
 
 
 def refund_request_id(return_id: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import AmendmentInput, StepInput, StepResult
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
+from workflows.saga_inputs import AmendmentInput, StepInput, StepResult
 
 
 class AmendmentActivities(OrderSteps):

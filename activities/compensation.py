@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import SagaEventInput, SagaEventKind, StepInput
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
 from domain.order import Order
+from workflows.saga_inputs import SagaEventInput, SagaEventKind, StepInput
 
 
 class CompensationActivities(OrderSteps):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import ExpiryInput, PaymentActionOutcome, StepInput, StepResult
 from activities.providers import PaymentActionRequired
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
 from domain.status import OrderStatus
+from workflows.saga_inputs import ExpiryInput, PaymentActionOutcome, StepInput, StepResult
 
 
 def _done() -> StepResult:

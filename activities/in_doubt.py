@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import StepInput, UnrecordedStepInput
 from activities.recording import OrderSteps, idempotency_key
 from domain.order import Order
+from workflows.saga_inputs import StepInput, UnrecordedStepInput
 
 
 class InDoubtActivities(OrderSteps):

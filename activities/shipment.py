@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.inputs import CarrierAnswer, CarrierReport, OverdueInput
 from activities.recording import OrderSteps
 from domain.order import Order
 from domain.status import ShipmentStatus
+from workflows.saga_inputs import CarrierAnswer, CarrierReport, OverdueInput
 
 
 def carrier_answer(

@@ -136,7 +136,7 @@ def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from commerce.bench import run_bench
+    from commerce.bench.run import run_bench
 
     return asyncio.run(run_bench(settings, args))
 

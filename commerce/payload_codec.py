@@ -4,12 +4,9 @@ rotate: new payloads use the active key, old ones still decrypt with theirs."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,10 +18,8 @@ from temporalio.converter import (
 )
 
 from commerce.kept_secrets import kept_secret
-from commerce.secret_rules import HINT, is_published, weakness
-
-if TYPE_CHECKING:
-    from commerce.settings import Settings
+from commerce.payload_keys import new_key_spec, parse_keys
+from commerce.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -38,41 +33,6 @@ class UndecryptablePayload(ValueError):
 
 class UnknownPayloadKey(UndecryptablePayload):
     """A payload was encrypted with a key this process was not given."""
-
-
-def parse_keys(spec: str) -> dict[str, bytes]:
-    """`id1:base64key,id2:base64key` → {id: 16, 24 or 32 byte key}."""
-    keys: dict[str, bytes] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        key_id, _, encoded = item.partition(":")
-        try:
-            key = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise ValueError(f"key {key_id!r} is not base64") from error
-        if not key_id or len(key) not in (16, 24, 32):
-            raise ValueError(f"key {key_id!r} must be named and 16, 24 or 32 bytes long")
-        keys[key_id] = key
-    return keys
-
-
-def key_spec_weakness(spec: str) -> str | None:
-    """Why a `COMMERCE_PAYLOAD_KEYS` value is unfit for production, or None: a key published in
-    this repository, one byte repeated (an all-zero key), or otherwise guessable."""
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        key_id, _, encoded = item.partition(":")
-        if is_published(encoded):
-            return f"key {key_id!r} is published in this repository; {_KEY_HINT}"
-        reason = weakness(base64.b64decode(encoded), 16)
-        if reason:
-            return f"key {key_id!r} {reason}; {_KEY_HINT}"
-    return None
-
-
-_KEY_HINT = HINT.replace("-hex 32", "-base64 32")
-
-
-def new_key_spec(key_id: str) -> str:
-    return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
 
 
 class EncryptionCodec(PayloadCodec):

@@ -8,14 +8,16 @@ whose stream moved while it was judged is judged again. The rules are `domain/re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 from pydantic import TypeAdapter
 
 from activities.payment_records import PaymentRecords
+from activities.providers import ProviderUnavailable
 from activities.sandbox_records import SandboxPaymentRecords
 from commerce.settings import Settings
 from domain.order import Order
@@ -35,6 +37,12 @@ from eventstore.store import EventStore, RecordedEvent
 
 BATCH = 200
 REJUDGE_ROUNDS = 3  # an order still moving after these is reported as last judged
+T = TypeVar("T")
+
+
+class ReconciliationUnavailable(ProviderUnavailable):
+    """The payment provider did not answer: the run could not judge the orders (HTTP 503, exit
+    status 2). Callers of `Reconciler` catch this, not the providers' own error types."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +99,11 @@ class Reconciler:
     async def reconcile(self, since: datetime | None = None) -> ReconciliationReport:
         """The whole shop: orders placed at or after `since` and orders the provider moved
         money for since then (every order when None). The run is stored, for the metric.
-        Raises ProviderUnavailable."""
+        Raises ReconciliationUnavailable."""
         started_at = datetime.now(UTC)
         since = as_utc(since) if since else None
         judged: dict[str, _Judged] = {}
-        at_provider = await self._records.orders_since(since)
+        at_provider = await _answered(self._records.orders_since(since))
         async for page in PlacedOrders(self._pool).since(since, self._batch):
             judged |= await self._judge(page)
         rest = sorted(at_provider - judged.keys())
@@ -111,7 +119,7 @@ class Reconciler:
         return report
 
     async def reconcile_orders(self, order_ids: Sequence[str]) -> ReconciliationReport:
-        """These orders only (not stored). Raises ProviderUnavailable."""
+        """These orders only (not stored). Raises ReconciliationUnavailable."""
         started_at = datetime.now(UTC)
         judged: dict[str, _Judged] = {}
         ids = list(dict.fromkeys(order_ids))
@@ -134,7 +142,7 @@ class Reconciler:
 
     async def _judge_now(self, order_ids: Sequence[str]) -> dict[str, _Judged]:
         streams = await self._store.read_streams([order_stream(i) for i in order_ids])
-        provider = await self._records.payments_of(order_ids)
+        provider = await _answered(self._records.payments_of(order_ids))
         return {
             order_id: _judge(streams[order_stream(order_id)], provider[order_id])
             for order_id in order_ids
@@ -143,6 +151,13 @@ class Reconciler:
     async def _versions(self, order_ids: Sequence[str]) -> dict[str, int]:
         streams = await self._store.read_streams([order_stream(i) for i in order_ids])
         return {i: len(streams[order_stream(i)]) for i in order_ids}
+
+
+async def _answered(question: Awaitable[T]) -> T:
+    try:
+        return await question
+    except ProviderUnavailable as silent:
+        raise ReconciliationUnavailable(str(silent)) from silent
 
 
 def _judge(recorded: list[RecordedEvent], provider: ProviderPayments) -> _Judged:

@@ -9,9 +9,14 @@ from datetime import datetime
 import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
-from activities.providers import ProviderUnavailable
 from commerce.connections import Unreachable, create_pool
-from commerce.reconcile import REPORT_JSON, Reconciler, ReconciliationReport, payment_records
+from commerce.reconcile import (
+    REPORT_JSON,
+    Reconciler,
+    ReconciliationReport,
+    ReconciliationUnavailable,
+    payment_records,
+)
 from commerce.settings import Settings
 
 CLEAN, MISMATCHES, COULD_NOT_RUN = 0, 1, 2
@@ -35,7 +40,7 @@ async def run_reconcile(settings: Settings, since: str | None, as_json: bool) ->
         return COULD_NOT_RUN
     try:
         report = await Reconciler(pool, payment_records(settings, pool)).reconcile(moment)
-    except ProviderUnavailable as error:
+    except ReconciliationUnavailable as error:
         print(f"commerce reconcile: the payment provider did not answer: {error}", file=sys.stderr)
         return COULD_NOT_RUN
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

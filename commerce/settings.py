@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from commerce.payload_keys import key_spec_weakness, parse_keys
 from commerce.secret_rules import SecretSetting
 
 EMBEDDED_POSTGRES_PORT = 55432
@@ -31,12 +32,6 @@ _REQUIRED_IN_PRODUCTION = ("payload_keys", "jwt_audience", "jwt_issuer", "custom
 
 def _temporal(name: str) -> AliasChoices:
     return AliasChoices(f"TEMPORAL_{name}", f"COMMERCE_TEMPORAL_{name}")
-
-
-def _payload_keys_weakness(spec: str) -> str | None:
-    from commerce.payload_codec import key_spec_weakness
-
-    return key_spec_weakness(spec)
 
 
 class Settings(BaseSettings):
@@ -122,7 +117,7 @@ class Settings(BaseSettings):
     jwt_secret: Annotated[str | None, SecretSetting()] = None
     # Temporal payload encryption: "key-id:base64-key,..." and which id new payloads use.
     # Unset in development: one key is generated and kept in the data dir.
-    payload_keys: Annotated[str | None, SecretSetting(check=_payload_keys_weakness)] = None
+    payload_keys: Annotated[str | None, SecretSetting(check=key_spec_weakness)] = None
     # HMAC key of the CustomerId search attribute (a keyed hash, not the customer id). Never
     # change it: sagas started before would no longer be found by their customer.
     customer_key_secret: Annotated[str | None, SecretSetting()] = None
@@ -246,8 +241,6 @@ class Settings(BaseSettings):
     @field_validator("payload_keys")
     @classmethod
     def _payload_keys(cls, spec: str | None) -> str | None:
-        from commerce.payload_codec import parse_keys
-
         if spec is not None:
             parse_keys(spec)  # a malformed key fails at start, naming this setting
         return spec

@@ -8,7 +8,7 @@ the HTTP caller learns it at once; the workflow then carries the request out dur
 
 from __future__ import annotations
 
-from activities.after_sale_inputs import (
+from workflows.after_sale_inputs import (
     CancellationRequest,
     Decision,
     Progress,

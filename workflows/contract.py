@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from activities.inputs import CarrierAnswer, CarrierReport
+from workflows.saga_inputs import CarrierAnswer, CarrierReport
 
 __all__ = ["CarrierAnswer", "CarrierReport"]  # the carrier update's types, re-exported
 

@@ -7,19 +7,19 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.after_sale_inputs import (
-        CancellationRequest,
-        Decision,
-        Progress,
-    )
-    from activities.inputs import SagaEventInput, SagaEventKind, StepInput
     from workflows.after_sale_contract import (
         CANCELLATION_WORKFLOW,
         QUERY_PROGRESS,
         UPDATE_REQUEST,
         UPDATE_RETRY_STEP,
     )
+    from workflows.after_sale_inputs import (
+        CancellationRequest,
+        Decision,
+        Progress,
+    )
     from workflows.post_sale import PostSaleSteps
+    from workflows.saga_inputs import SagaEventInput, SagaEventKind, StepInput
 
 # In order: nothing may leave any more, the goods are back, the money is back.
 STEPS = ("cancel_shipment", "release_inventory", "refund_payment")

@@ -13,13 +13,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import (
-        BUSINESS_ERRORS,
-        AmendmentInput,
-        SagaEventKind,
-        StepInput,
-        StepResult,
-    )
     from domain import rules
     from domain.status import TERMINAL_STATUSES, OrderStatus
     from workflows.contract import (
@@ -51,6 +44,13 @@ with workflow.unsafe.imports_passed_through():
         shipment_workflow_id,
     )
     from workflows.payment_action import PAYMENT_ACTION_PATCH, PaymentActionWait
+    from workflows.saga_inputs import (
+        BUSINESS_ERRORS,
+        AmendmentInput,
+        SagaEventKind,
+        StepInput,
+        StepResult,
+    )
     from workflows.saga_undo import (
         MONEY_EXACT_PATCH,
         STEP_TIMEOUT,

@@ -12,15 +12,6 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.after_sale_inputs import (
-        Decision,
-        Progress,
-        RefundRequest,
-        ReturnReceipt,
-        ReturnRequest,
-        ReturnReview,
-        ReturnStep,
-    )
     from workflows.after_sale_contract import (
         QUERY_PROGRESS,
         RETURN_WORKFLOW,
@@ -30,6 +21,15 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_REJECT_RETURN,
         UPDATE_REQUEST,
         UPDATE_RETRY_STEP,
+    )
+    from workflows.after_sale_inputs import (
+        Decision,
+        Progress,
+        RefundRequest,
+        ReturnReceipt,
+        ReturnRequest,
+        ReturnReview,
+        ReturnStep,
     )
     from workflows.post_sale import DECIDE_RETRY, PostSaleSteps
     from workflows.saga_undo import STEP_TIMEOUT

@@ -16,7 +16,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import ExpiryInput, PaymentActionOutcome, StepInput
     from workflows.contract import (
         AUTHORIZE_PAYMENT,
         CHECK_PAYMENT_ACTION,
@@ -24,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         OrderFulfillmentInput,
         StepView,
     )
+    from workflows.saga_inputs import ExpiryInput, PaymentActionOutcome, StepInput
     from workflows.saga_undo import STEP_TIMEOUT, UNDO_RETRY, SagaStopped
 
 PAYMENT_ACTION_PATCH = "payment-action"

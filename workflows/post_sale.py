@@ -12,12 +12,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.after_sale_inputs import (
+    from workflows.after_sale_inputs import (
         Decision,
         Progress,
         StepTiming,
     )
-    from activities.inputs import BUSINESS_ERRORS
+    from workflows.saga_inputs import BUSINESS_ERRORS
     from workflows.saga_undo import STEP_TIMEOUT
 
 # Deciding is recording one event: a database outage is outlasted, a refusal answered at once.

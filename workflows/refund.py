@@ -7,16 +7,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.after_sale_inputs import (
-        Decision,
-        Progress,
-        RefundRequest,
-    )
     from workflows.after_sale_contract import (
         QUERY_PROGRESS,
         REFUND_WORKFLOW,
         UPDATE_REQUEST,
         UPDATE_RETRY_STEP,
+    )
+    from workflows.after_sale_inputs import (
+        Decision,
+        Progress,
+        RefundRequest,
     )
     from workflows.post_sale import PostSaleSteps
 

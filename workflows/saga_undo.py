@@ -25,13 +25,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import (
-        SagaEventInput,
-        SagaEventKind,
-        StepInput,
-        StepResult,
-        UnrecordedStepInput,
-    )
     from workflows.contract import (
         AUTHORIZE_PAYMENT,
         CAPTURE_PAYMENT,
@@ -44,6 +37,13 @@ with workflow.unsafe.imports_passed_through():
         OrderFulfillmentInput,
         SagaOutcome,
         StepView,
+    )
+    from workflows.saga_inputs import (
+        SagaEventInput,
+        SagaEventKind,
+        StepInput,
+        StepResult,
+        UnrecordedStepInput,
     )
     from workflows.summaries import activity_summary
 

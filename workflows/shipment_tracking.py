@@ -13,7 +13,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import CarrierAnswer, CarrierReport, OverdueInput
     from workflows.contract import (
         FINAL_SHIPMENT_STATUSES,
         QUERY_SHIPMENT,
@@ -23,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentTrackingInput,
         ShipmentView,
     )
+    from workflows.saga_inputs import CarrierAnswer, CarrierReport, OverdueInput
 
 RECORD_TIMEOUT = timedelta(seconds=10)
 # Recording must happen: it retries until the event store answers, however long that takes.

@@ -8,12 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from activities.providers import ProviderUnavailable
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep
 from api.problems import Problem
 from api.validation import StorableText
-from commerce.reconcile import Reconciler, ReconciliationReport, payment_records
+from commerce.reconcile import (
+    Reconciler,
+    ReconciliationReport,
+    ReconciliationUnavailable,
+    payment_records,
+)
 from domain.order import Order
 from domain.payment_history import payment_history
 from eventstore.orders import OrderRepository, domain_events
@@ -124,5 +128,5 @@ async def reconciliation(
     `commerce_reconciliation_mismatches`. 503 when the provider does not answer."""
     try:
         return await Reconciler(pool, payment_records(settings, pool)).reconcile(since)
-    except ProviderUnavailable as error:
+    except ReconciliationUnavailable as error:
         raise Problem(503, f"the payment provider did not answer: {error}") from error

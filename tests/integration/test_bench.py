@@ -5,7 +5,6 @@ Speed targets are reported by the bench, never asserted here: a test must not fa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -39,10 +38,7 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
     rows = [row for row in report["rows"] if row["section"] != "memory"]
     memory = [row for row in report["rows"] if row["section"] == "memory"]
     sections = {row["section"] for row in rows}
-    expected = {"eventstore", "orders", "scaling"}
-    if importlib.util.find_spec("commerce.bench_cart") is not None:
-        expected.add("cart")
-    assert expected <= sections
+    assert {"eventstore", "orders", "scaling", "cart"} <= sections
     assert {(r["name"], r["concurrency"]) for r in rows if r["section"] == "eventstore"} == {
         (f"EventStore.append, {size} event(s)/append", concurrency)
         for size in (1, 6)

@@ -8,7 +8,7 @@ import secrets
 import pytest
 from pydantic import ValidationError
 
-from commerce.payload_codec import key_spec_weakness, new_key_spec
+from commerce.payload_keys import key_spec_weakness, new_key_spec
 from commerce.secret_rules import is_published, text_secret_weakness, weakness
 from commerce.settings import Settings
 

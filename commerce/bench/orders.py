@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from commerce.bench_baseline import bare_worker, run_bare
-from commerce.bench_report import Operation
+from commerce.bench.bare_workflow import bare_worker, run_bare
+from commerce.bench.measure import Operation
 from commerce.settings import Settings
 from commerce.tokens import mint_token
 from workflows.contract import SagaOutcome, order_workflow_id

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from commerce.bench_report import Row, abba, comparison, drive
+from commerce.bench.measure import Row, abba, comparison, drive
 from eventstore.store import NO_STREAM, EventStore, NewEvent
 
 ORDER_STEPS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from commerce.bench_report import Row
+from commerce.bench.measure import Row
 
 MAX_GROWTH = 0.10  # the target: RSS flat within 10% between order 200 and 1,000
 

@@ -1,4 +1,8 @@
-"""Inputs and answers of the post-sale workflows' activities and updates."""
+"""Inputs and answers of the post-sale workflows' activities and updates.
+
+Part of the workflows' contract (with `after_sale_contract.py`): the API sends the requests and
+reads the decisions, the workflows carry them, the activities take them. Plain types only.
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ whatever the settings name, and stops them however it ends. Sections:
 - orders through the HTTP API and the saga beside a bare six-activity Temporal workflow, at
   several concurrencies and with 1, 2, 4 worker processes; the API's and worker's RSS;
 - webhooks: a live endpoint's lag with a dead endpoint subscribed beside it, and alone;
-- add-to-cart, from `commerce.bench_cart` when that module is present.
+- add-to-cart through the API beside a bare FastAPI POST and a raw Redis pipeline.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from commerce.bench_app import running_app
-from commerce.bench_cart_rows import cart_rows
-from commerce.bench_eventstore import bench_event_store
-from commerce.bench_report import Row
-from commerce.bench_sweep import bench_orders
-from commerce.bench_table import load_average, machine, machine_line, table, write_json
-from commerce.bench_webhooks import bench_webhooks
+from commerce.bench.app import running_app
+from commerce.bench.cart_rows import cart_rows
+from commerce.bench.eventstore import bench_event_store
+from commerce.bench.measure import Row
+from commerce.bench.report import load_average, machine, machine_line, table, write_json
+from commerce.bench.sweep import bench_orders
+from commerce.bench.webhooks import bench_webhooks
 from commerce.connections import connect_temporal, migrate
 from commerce.embedded import free_port
 from commerce.infra import running_infrastructure
@@ -71,7 +71,7 @@ def say(line: str) -> None:
 async def _sections(settings: Settings, quick: bool) -> list[Row]:
     rows: list[Row] = []
     # The bare workflow's sandbox re-imports its module per run too: same bytecode cache as the
-    # children get (commerce.bench_app), so neither side compiles source per workflow.
+    # children get (commerce.bench.app), so neither side compiles source per workflow.
     sys.dont_write_bytecode, sys.pycache_prefix = False, str(settings.data_dir / "pycache")
     async with running_infrastructure(settings, throwaway=True):
         await migrate(settings)
@@ -117,7 +117,7 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         write_json(Path(args.json_path), info, rows, quick=quick, duration_s=round(duration, 1))
         say(f"# rows written to {args.json_path}")
     if getattr(args, "plot_path", None):
-        from commerce.bench_plot import write_plot  # matplotlib only here, never in API or worker
+        from commerce.bench.plot import write_plot  # matplotlib only here, never in API or worker
 
         write_plot(Path(args.plot_path), rows, machine_line(info))
         say(f"# plot written to {args.plot_path}")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from commerce.bench_app import App
-from commerce.bench_memory import MemoryProbe
-from commerce.bench_orders import placing_orders, running_bare
-from commerce.bench_report import Measurement, Operation, Row, abba, comparison, drive
+from commerce.bench.app import App
+from commerce.bench.measure import Measurement, Operation, Row, abba, comparison, drive
+from commerce.bench.memory import MemoryProbe
+from commerce.bench.orders import placing_orders, running_bare
 from commerce.settings import Settings
 
 TIMEOUT_S = 600.0

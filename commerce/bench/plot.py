@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from commerce.bench_report import Row
+from commerce.bench.measure import Row
 
 
 def _series(rows: Sequence[Row], section: str, key: str) -> tuple[list[Any], ...]:

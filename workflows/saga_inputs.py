@@ -1,4 +1,8 @@
-"""Inputs and results of the saga's activities: small dataclasses, one parameter each."""
+"""Inputs and results of the saga's activities: small dataclasses, one parameter each.
+
+Part of the workflows' contract (with `contract.py`): the workflows pass these, the activities
+take them, the API builds the carrier's report it sends with an update. Plain types only.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Profile the API and worker during a bench run: py-spy (raw stacks) and `top -b` CPU shares.
 
-    python -m commerce.bench_profile OUT_DIR [--delay S] [--seconds S] [-- bench args...]
+    python -m commerce.bench.profiling OUT_DIR [--delay S] [--seconds S] [-- bench args...]
 
 Runs `commerce bench` (full unless `--quick` follows `--`), waits for the line naming the API's
 and worker's pids, waits `--delay` seconds (past the first batch, into the concurrency sweep),
@@ -75,7 +75,7 @@ def cpu_shares(top_text: str, pids: dict[str, int]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m commerce.bench_profile")
+    parser = argparse.ArgumentParser(prog="python -m commerce.bench.profiling")
     parser.add_argument("out", type=Path)
     parser.add_argument("--delay", type=float, default=40.0)
     parser.add_argument("--seconds", type=int, default=90)

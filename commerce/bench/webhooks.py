@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from commerce.bench_orders import placing_orders
-from commerce.bench_report import Measurement, Operation, Row, comparison, drive
+from commerce.bench.measure import Measurement, Operation, Row, comparison, drive
+from commerce.bench.orders import placing_orders
 from commerce.embedded import free_port
 from commerce.settings import Settings
 from commerce.tokens import mint_token

@@ -1,29 +1,19 @@
-"""Add-to-cart rows from `commerce.bench_cart` (when present), each beside its baselines."""
+"""Add-to-cart rows from `commerce.bench.cart`, each beside its baselines."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import Any
 
-from commerce.bench_report import Row
+from commerce.bench.cart import bench_add_to_cart
+from commerce.bench.measure import Row
 from commerce.settings import Settings
 
 CART_TIMEOUT_S = 600.0
 MIN_RATIO = 0.5  # the issue's target: add-to-cart at least half the bare FastAPI POST rate
 
 
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
 async def cart_rows(settings: Settings, quick: bool) -> list[Row]:
-    try:
-        module = importlib.import_module("commerce.bench_cart")
-        bench_add_to_cart = module.bench_add_to_cart
-    except (ImportError, AttributeError) as missing:
-        say(f"# add-to-cart: skipped (commerce.bench_cart not available: {missing})")
-        return []
     async with asyncio.timeout(CART_TIMEOUT_S):
         return cart_comparisons(await bench_add_to_cart(settings, quick))
 
