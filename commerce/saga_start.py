@@ -31,7 +31,7 @@ from commerce.payload_codec import (
 )
 from commerce.settings import Settings
 from workflows.contract import TASK_QUEUE, OrderFulfillmentInput, SagaPolicy, order_workflow_id
-from workflows.summaries import saga_summary
+from workflows.ui_contract import saga_summary
 
 WORKFLOW_TYPE = "OrderFulfillmentWorkflow"
 _STATUS = SearchAttributeKey.for_keyword("OrderStatus")

@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
         UnrecordedStepInput,
     )
-    from workflows.summaries import activity_summary
+    from workflows.ui_contract import activity_summary
 
 # Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
 STEP_TIMEOUT = timedelta(seconds=10)

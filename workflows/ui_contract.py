@@ -1,6 +1,6 @@
-"""What the Temporal UI shows for a saga and each of its activities (user metadata: a summary,
-encrypted like every payload and readable through the codec server), so an operator sees
-"authorize 25.98 USD" rather than an activity type and a sealed blob."""
+"""What the Temporal UI shows for a saga and each of its activities, part of the saga's contract
+(user metadata: a summary, encrypted like every payload and readable through the codec server),
+so an operator sees "authorize 25.98 USD" rather than an activity type and a sealed blob."""
 
 from __future__ import annotations
 
