@@ -96,7 +96,10 @@ class CompensationActivities(OrderSteps):
             return None
 
 
-_ENDINGS = {SagaEventKind.FAILED: OrderStatus.FAILED, SagaEventKind.CANCELLED: OrderStatus.CANCELLED}
+_ENDINGS = {
+    SagaEventKind.FAILED: OrderStatus.FAILED,
+    SagaEventKind.CANCELLED: OrderStatus.CANCELLED,
+}
 
 
 def _already_recorded(order: Order, change: SagaEventInput) -> bool:
