@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 import asyncpg
+import redis.asyncio as redis
 from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -24,16 +25,18 @@ from activities.compensation import CompensationActivities
 from activities.fulfillment import FulfillmentActivities
 from activities.in_doubt import InDoubtActivities
 from activities.metrics import SagaStepMetrics
-from activities.ports import SagaPorts
+from activities.ports import RetryCarts, SagaPorts
 from activities.refusals import DomainRefusalsAreFinal, StreamConflictsRetried
 from activities.sandbox import SandboxNotifications, SandboxPayments, SandboxShipping
 from activities.shipment import ShipmentActivities
-from commerce.connections import connect_temporal, create_pool
+from api.retry_carts import RedisRetryCarts
+from commerce.connections import connect_temporal, create_pool, redis_options
 from commerce.customer_keys import customer_search_key
 from commerce.event_dispatcher import EventDispatcher
 from commerce.saga_reconciler import SagaReconciler
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import configure_tracing
+from eventstore.catalog import Catalog
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
 from eventstore.projections import Projector
@@ -50,8 +53,8 @@ from workflows.shipment_tracking import ShipmentTrackingWorkflow
 log = logging.getLogger("commerce.worker")
 
 
-def sandbox_ports(pool: asyncpg.Pool) -> SagaPorts:
-    """The saga's ports on one pool, with the simulated providers."""
+def sandbox_ports(pool: asyncpg.Pool, carts: RetryCarts | None = None) -> SagaPorts:
+    """The saga's ports on one pool, with the simulated providers (and `carts`, if given)."""
     ledger = SandboxLedger(pool)
     return SagaPorts(
         orders=OrderRepository(EventStore(pool)),
@@ -60,12 +63,14 @@ def sandbox_ports(pool: asyncpg.Pool) -> SagaPorts:
         payments=SandboxPayments(ledger),
         shipping=SandboxShipping(ledger),
         notifier=SandboxNotifications(ledger),
+        carts=carts,
     )
 
 
-def ports_for(settings: Settings, pool: asyncpg.Pool) -> SagaPorts:
-    """The ports `COMMERCE_PAYMENT_PROVIDER` chooses; shipping and notifications are simulated."""
-    ports = sandbox_ports(pool)
+def ports_for(settings: Settings, pool: asyncpg.Pool, cart_store: redis.Redis) -> SagaPorts:
+    """The ports `COMMERCE_PAYMENT_PROVIDER` chooses; shipping and notifications are simulated;
+    retry carts go to the Redis cart store (`COMMERCE_REDIS_URL`)."""
+    ports = sandbox_ports(pool, RedisRetryCarts(cart_store, Catalog(pool), settings))
     if settings.payment_provider == "stripe":
         from activities.stripe_payments import StripeGateway
 
@@ -191,7 +196,9 @@ async def run_worker(settings: Settings) -> int:
     tracing = configure_tracing("commerce-worker", settings)
     runtime = serve_metrics(settings)
     pool = await create_pool(settings)
-    ports = ports_for(settings, pool)
+    # Connects on first use: the worker starts, and orders end, while Redis is down.
+    cart_store = redis.from_url(settings.redis_url, **redis_options(settings))
+    ports = ports_for(settings, pool, cart_store)
     client = await connect_temporal(
         settings,
         interceptors=tracing.temporal_interceptors() if tracing else [],
@@ -224,6 +231,7 @@ async def run_worker(settings: Settings) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await task  # gives up leadership before the pool closes
         await pool.close()
+        await cart_store.aclose()
         if tracing:
             tracing.shutdown()  # flushes the spans still batched
     return 0

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from temporalio import activity
 
 from activities.recording import OrderSteps, business_failures_are_final, idempotency_key
 from domain.order import Order
+from domain.status import OrderStatus
 from workflows.saga_inputs import SagaEventInput, SagaEventKind, StepInput
+
+log = logging.getLogger(__name__)
+# The order's end waits this many attempts of its recording (about 15 s) for the cart store;
+# then it ends without a retry cart rather than wait on a store that does not answer.
+RETRY_CART_ATTEMPTS = 5
 
 
 class CompensationActivities(OrderSteps):
@@ -61,13 +69,37 @@ class CompensationActivities(OrderSteps):
 
     @activity.defn(name="record_saga_event")
     async def record_saga_event(self, change: SagaEventInput) -> None:
+        """Record the change in the order's stream; an order ending because its payment was never
+        authorized gives the customer its lines back first, in a retry cart its end names."""
         if change.kind in (SagaEventKind.FAILED, SagaEventKind.CANCELLED):
             # Before the event: a retry after a crash in between still releases the hold.
             await self._ports.spending.release(change.order_id)
         order = await self._load(change.order_id)
         if not _already_recorded(order, change):
-            _decide(order, change)
+            _decide(order, change, await self._retry_cart(order, change))
             await self._save(order)
+
+    async def _retry_cart(self, order: Order, change: SagaEventInput) -> str | None:
+        """The retry cart the order's end names (made once: its id is the order's), or None."""
+        ending = _ENDINGS.get(change.kind)
+        carts = self._ports.carts
+        if ending is None or carts is None or not order.gives_cart_back(ending, change.step):
+            return None
+        try:
+            return await carts.give_back(order.order_id, order.customer_id, order.currency,
+                                         order.lines)  # fmt: skip
+        except Exception:
+            if activity.info().attempt < RETRY_CART_ATTEMPTS:
+                raise
+            log.exception("order %s ends without a retry cart: the cart store did not answer",
+                          order.order_id)  # fmt: skip
+            return None
+
+
+_ENDINGS = {
+    SagaEventKind.FAILED: OrderStatus.FAILED,
+    SagaEventKind.CANCELLED: OrderStatus.CANCELLED,
+}
 
 
 def _already_recorded(order: Order, change: SagaEventInput) -> bool:
@@ -91,7 +123,7 @@ def _already_recorded(order: Order, change: SagaEventInput) -> bool:
     return False
 
 
-def _decide(order: Order, change: SagaEventInput) -> None:
+def _decide(order: Order, change: SagaEventInput, retry_cart_id: str | None = None) -> None:
     kind = SagaEventKind
     match change.kind:
         case kind.STALLED:
@@ -103,9 +135,9 @@ def _decide(order: Order, change: SagaEventInput) -> None:
         case kind.CANCELLATION_REQUESTED:
             order.request_cancellation(change.reason)
         case kind.FAILED:
-            order.fail(change.reason, change.step)
+            order.fail(change.reason, change.step, retry_cart_id)
         case kind.CANCELLED:
-            order.mark_cancelled(change.reason)
+            order.mark_cancelled(change.reason, retry_cart_id)
         case kind.COMPLETED:
             order.complete()
         case kind.CLEANUP_DEFERRED:

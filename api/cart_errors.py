@@ -11,11 +11,29 @@ class CartNotFound(Exception):
 
 
 class CartAlreadyConverted(Exception):
-    """The cart was checked out already; `order_id` is the order it became."""
+    """The cart was checked out already, by another request; `order_id` is the order it became.
+    When that order's payment was never authorized, `retry_cart_id` is the cart holding its
+    lines again, the one to check out now."""
 
-    def __init__(self, cart_id: str, order_id: str | None) -> None:
-        super().__init__(f"cart {cart_id} was already checked out into order {order_id}")
+    title = "Cart already converted"
+
+    def __init__(
+        self,
+        cart_id: str,
+        order_id: str | None,
+        retry_cart_id: str | None = None,
+        failure_reason: str | None = None,
+    ) -> None:
+        detail = f"cart {cart_id} was already checked out into order {order_id}"
+        if retry_cart_id is not None:
+            detail += (
+                f", which was not paid ({failure_reason}): its items are in cart"
+                f" {retry_cart_id}; check that one out"
+            )
+        super().__init__(detail)
         self.order_id = order_id
+        if retry_cart_id is not None:
+            self.retry_cart_id = retry_cart_id  # only then a field of the problem
 
 
 class UnknownProduct(Exception):

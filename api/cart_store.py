@@ -29,7 +29,7 @@ from api.cart_errors import (
     IdempotencyKeyReused,
     UnknownProduct,
 )
-from api.cart_view import CartView, CheckoutMark, StoredCart
+from api.cart_view import CartView, CheckoutMark, StoredCart, active_key, cart_key, unix_ms
 from api.metrics import CART_OPERATIONS, CartOperation
 from commerce.settings import Settings
 from domain.cart import (
@@ -63,23 +63,11 @@ return redis.call('GET', ARGV[1] .. id)
 """
 
 
-def cart_key(cart_id: str) -> str:
-    return f"{analytics.CART_KEY_PREFIX}{cart_id}"
-
-
-def active_key(customer_id: str) -> str:
-    return f"cart:active:{customer_id}"
-
-
 def idempotency_key_lock(customer_id: str, idempotency_key: str) -> str:
     """Which cart and request a customer's Idempotency-Key converted, until its checkout record
     is in PostgreSQL: closes the gap in which the key could convert a second cart."""
     digest = hashlib.sha256(f"{customer_id}\x00{idempotency_key}".encode()).hexdigest()
     return f"checkout:key:{digest}"
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 @dataclass(slots=True)
@@ -121,7 +109,7 @@ class CartStore:
             created_at=now,
             updated_at=now,
         )
-        expiry = _ms(cart.expires_at)
+        expiry = unix_ms(cart.expires_at)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(cart_key(cart.id), cart.document(), pxat=expiry)
             pipe.set(active_key(customer_id), cart.id, pxat=expiry)
@@ -213,7 +201,7 @@ class CartStore:
             if read.points_here:
                 pipe.delete(active_key(customer_id))
             if lock is not None:
-                pipe.set(lock, claim, pxat=_ms(converted.expires_at))
+                pipe.set(lock, claim, pxat=unix_ms(converted.expires_at))
             analytics.record_closed(pipe, cart_id, stored.contribution(), converted=True)
             return converted
 
@@ -254,7 +242,7 @@ class CartStore:
             self._write(pipe, changed, renew_pointer=read.points_here)
             analytics.record_change(
                 pipe, cart_id, read.cart.contribution(), changed.contribution(),
-                _ms(changed.expires_at),
+                unix_ms(changed.expires_at),
             )  # fmt: skip
             return changed
 
@@ -301,7 +289,7 @@ class CartStore:
         raise CartBusy(f"cart {cart_id} is changing too fast; retry")
 
     def _write(self, pipe: Pipeline, cart: StoredCart, *, renew_pointer: bool) -> None:
-        expiry = _ms(cart.expires_at)
+        expiry = unix_ms(cart.expires_at)
         pipe.set(cart_key(cart.id), cart.document(), pxat=expiry)
         if renew_pointer:
             pipe.pexpireat(active_key(cart.customer_id), expiry)

@@ -11,6 +11,20 @@ from api.line_items import LineItem
 from domain.cart import NO_CURRENCY, Cart, CartLine, CartStatus, Prices
 
 
+def cart_key(cart_id: str) -> str:
+    return f"{analytics.CART_KEY_PREFIX}{cart_id}"
+
+
+def active_key(customer_id: str) -> str:
+    """The key naming the customer's active cart (expires with it)."""
+    return f"cart:active:{customer_id}"
+
+
+def unix_ms(moment: datetime) -> int:
+    """A moment as Redis's PXAT takes it: Unix time in milliseconds."""
+    return int(moment.timestamp() * 1000)
+
+
 class CartView(BaseModel):
     """A cart as the API shows it; prices in minor units of `currency`, from the catalog now."""
 
@@ -24,6 +38,10 @@ class CartView(BaseModel):
     created_at: datetime
     updated_at: datetime
     order_id: str | None = None
+    retry_of: str | None = Field(
+        default=None,
+        description="the failed order whose lines this cart gives back (its retry cart)",
+    )
     unsold_skus: list[str] = Field(
         default_factory=list,
         description="lines the catalog no longer sells in the cart's currency: checkout is 409"

@@ -79,13 +79,23 @@ class Checkout:
     ) -> CheckoutResult:
         """The order for this request: placed now, or the one an identical request placed.
 
-        Raises Problem 422 (key reused with another request), 409 (cart checked out by another
-        request); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
+        Raises Problem 422 (key reused with another request), CartAlreadyConverted (409: cart
+        checked out by another request, naming the retry cart of an order whose payment was
+        never authorized); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
+        try:
+            return await self._place(customer_id, body, idempotency_key)
+        except CartAlreadyConverted as converted:
+            raise await self._naming_retry_cart(body.cart_id, converted) from None
+
+    async def _place(
+        self, customer_id: str, body: CheckoutCreate, idempotency_key: str | None
+    ) -> CheckoutResult:
         digest = body_digest(body)
         earlier = await self._checkouts.find(customer_id, idempotency_key, body.cart_id)
         if earlier is not None:
             _refuse_unless_repeat(earlier.idempotency_key, earlier.request_hash,
-                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+                                  idempotency_key, digest, body.cart_id,
+                                  earlier.order_id)  # fmt: skip
             return await self._finish(earlier, body, created=False)
         mark = CheckoutMark(
             order_id=new_order_id(customer_id, idempotency_key),
@@ -98,13 +108,24 @@ class Checkout:
             raise CartAlreadyConverted(body.cart_id, cart.order_id)
         if converted_by != mark:
             _refuse_unless_repeat(converted_by.idempotency_key, converted_by.request_digest,
-                                  idempotency_key, digest, body.cart_id)  # fmt: skip
+                                  idempotency_key, digest, body.cart_id,
+                                  converted_by.order_id)  # fmt: skip
         claim = await self._checkouts.claim(_record_of(cart, converted_by))
         if claim.record.order_id != converted_by.order_id:  # only a record from before marks
             raise CartAlreadyConverted(body.cart_id, claim.record.order_id)
         if claim.created:
             ORDERS_PLACED.inc()  # each order id is recorded once; replays find the record
         return await self._finish(claim.record, body, created=claim.created)
+
+    async def _naming_retry_cart(
+        self, cart_id: str, converted: CartAlreadyConverted
+    ) -> CartAlreadyConverted:
+        """The refusal, naming the retry cart if the cart's order gave its lines back."""
+        order = None if converted.order_id is None else await self._orders.load(converted.order_id)
+        if order is None or order.retry_cart_id is None:
+            return converted
+        reason = order.failure_reason or order.cancellation_reason
+        return CartAlreadyConverted(cart_id, order.order_id, order.retry_cart_id, reason)
 
     async def _finish(
         self, record: CheckoutRecord, body: CheckoutCreate, *, created: bool
@@ -171,10 +192,16 @@ def _metadata(order_id: str, customer_id: str) -> dict[str, str]:
 
 
 def _refuse_unless_repeat(
-    earlier_key: str | None, earlier_digest: str, key: str | None, digest: str, cart_id: str
+    earlier_key: str | None,
+    earlier_digest: str,
+    key: str | None,
+    digest: str,
+    cart_id: str,
+    order_id: str,
 ) -> None:
     """An identical request repeats the earlier checkout; another one is refused: 422 when it
-    reuses the earlier request's Idempotency-Key, else 409 (the cart converts only once)."""
+    reuses the earlier request's Idempotency-Key, else 409 CartAlreadyConverted (the cart
+    converts only once, into `order_id`)."""
     if digest == earlier_digest:
         return
     if key is not None and key == earlier_key:
@@ -182,7 +209,7 @@ def _refuse_unless_repeat(
             422, "this Idempotency-Key was already used with a different request",
             title="Idempotency key reused",
         )  # fmt: skip
-    raise Problem(409, f"cart {cart_id} was already checked out", title="Cart already converted")
+    raise CartAlreadyConverted(cart_id, order_id)
 
 
 def _record_of(cart: StoredCart, checkout: CheckoutMark) -> CheckoutRecord:

@@ -107,6 +107,11 @@ class OrderPublic(BaseModel):
     shipment_status: str | None = None  # after completion: the carrier's last report, or overdue
     amendment: AmendmentPublic | None = None  # partial availability's offer, if one was made
     payment_action: PaymentActionPublic | None = None  # while awaiting_payment
+    retry_cart_id: str | None = Field(
+        default=None,
+        description="payment was never authorized: the customer's cart holding this order's"
+        " lines at current prices; its checkout is a new order",
+    )
     refunded_total: int = 0  # minor units given back (a cancel after capture refunds in full)
     returns: list[OrderReturn] = []  # the order's returns (RMA): id, status, items, received
     cancellation_requested: bool = False  # the customer's cancel was recorded
@@ -139,6 +144,7 @@ class OrderPublic(BaseModel):
             shipment_status=None if order.shipment_status is None else str(order.shipment_status),
             amendment=_amendment(order),
             payment_action=_payment_action(order),
+            retry_cart_id=order.retry_cart_id,
             refunded_total=order.refunded_total,
             returns=[_return(r) for r in order.returns.values()],
             cancellation_requested=order.cancellation_reason is not None,

@@ -95,7 +95,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     InvalidCursor: 422,
 }
 # Attributes worth showing the client when an error has them.
-_EXTRA_FIELDS = ("order_id", "sku", "skus", "expected_total", "total", "cart")
+_EXTRA_FIELDS = ("order_id", "retry_cart_id", "sku", "skus", "expected_total", "total", "cart")
 # Titles of errors that are not their status's phrase; an error's own `title` comes first.
 _TITLES: dict[type[Exception], str] = {errors.CartNotActive: "Cart is being checked out"}
 

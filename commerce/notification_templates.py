@@ -76,7 +76,7 @@ class NotificationTemplates:
         order, recorded = item.order, item.recorded
         public = envelope(item.entry, order, item.event, recorded.event_id, recorded.recorded_at)
         page = f"{self._storefront}/orders/{order.order_id}"
-        # The post-payments issue's retry cart, once OrderFailed names one.
+        # The cart an order whose payment was never authorized gave back (domain.rules).
         retry_cart = recorded.data.get("retry_cart_id")
         return {
             "order_id": order.order_id,

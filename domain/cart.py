@@ -97,6 +97,17 @@ class Cart:
     def __post_init__(self) -> None:
         Money.zero(self.currency)  # refuses a malformed currency code
 
+    @classmethod
+    def given_back(
+        cls, cart_id: str, customer_id: str, currency: str, lines: Iterable[CartLine],
+        prices: Prices,
+    ) -> "Cart":  # fmt: skip
+        """The retry cart of an order whose payment was never authorized: the order's skus and
+        quantities at the catalog's `prices` now; a line no longer sold keeps the order's price
+        and is named by `unsold_skus` (checkout refuses it until it is removed)."""
+        cart = cls(id=cart_id, customer_id=customer_id, currency=currency, lines=tuple(lines))
+        return cart.repriced(prices)
+
     @property
     def subtotal(self) -> int:
         return sum(line.line_total for line in self.lines)

@@ -267,18 +267,39 @@ class Order(AfterSale):
         ship_id = self._undoable(ev.ShipmentCancelled, self.shipment_id, self.shipment_cancelled)
         self._record(ev.ShipmentCancelled(order_id=self.order_id, shipment_id=ship_id))
 
-    def fail(self, reason: str, step: str) -> None:
+    def gives_cart_back(self, ending: OrderStatus, step: str = "") -> bool:
+        """Whether ending now in `ending` (after `step` failed) names a retry cart (rules)."""
+        expired = self.payment_action_expired
+        return rules.gives_cart_back(ending, step=step, payment_action_expired=expired)
+
+    def fail(self, reason: str, step: str, retry_cart_id: str | None = None) -> None:
+        """End unfulfilled; `retry_cart_id` names the cart that gives the lines back, when the
+        rule gives one (`gives_cart_back`)."""
         # From pending: a decline at the first step has nothing to undo.
         self._require(ev.OrderFailed, S.COMPENSATING, S.PENDING)
         self._refuse_if_charged(ev.OrderFailed)
-        self._record(ev.OrderFailed(order_id=self.order_id, reason=reason, step=step))
+        self._refuse_unless_due(ev.OrderFailed, retry_cart_id, S.FAILED, step)
+        self._record(
+            ev.OrderFailed(
+                order_id=self.order_id, reason=reason, step=step, retry_cart_id=retry_cart_id
+            )
+        )
 
-    def mark_cancelled(self, reason: str) -> None:
+    def mark_cancelled(self, reason: str, retry_cart_id: str | None = None) -> None:
         self._require(ev.OrderCancelled, S.COMPENSATING)
         not_requested = self.cancellation_reason is None
         self._refuse_if(not_requested, ev.OrderCancelled, "no cancellation was requested")
         self._refuse_if_charged(ev.OrderCancelled)
-        self._record(ev.OrderCancelled(order_id=self.order_id, reason=reason))
+        self._refuse_unless_due(ev.OrderCancelled, retry_cart_id, S.CANCELLED)
+        self._record(
+            ev.OrderCancelled(order_id=self.order_id, reason=reason, retry_cart_id=retry_cart_id)
+        )
+
+    def _refuse_unless_due(
+        self, event: type[ev.DomainEvent], retry_cart_id: str | None, ending: S, step: str = ""
+    ) -> None:
+        undue = retry_cart_id is not None and not self.gives_cart_back(ending, step)
+        self._refuse_if(undue, event, "this ending gives no cart back")
 
     def defer_cleanup(self, steps: Iterable[str]) -> None:
         """Undoing that waits on a provider goes on after the order ends (`steps` names it)."""

@@ -108,6 +108,7 @@ class OrderState:
         self.delivered_at: str | None = None  # RFC 3339, as the carrier reported it
         self.notification_channels: tuple[str, ...] | None = None
         self.failure_reason: str | None = None
+        self.retry_cart_id: str | None = None  # the cart that gave the lines back (rules)
         self.cancellation_reason: str | None = None
         self.compensation_step: str | None = None
         self.stalled_step: str | None = None
@@ -301,8 +302,10 @@ class OrderState:
                 self.cleanup_pending = ()
             case OrderFailed():
                 self.failure_reason = event.reason
+                self.retry_cart_id = event.retry_cart_id
                 self.status = OrderStatus.FAILED
             case OrderCancelled():
+                self.retry_cart_id = event.retry_cart_id
                 self.status = OrderStatus.CANCELLED
             case (
                 ShipmentLabelCreated()

@@ -111,6 +111,7 @@ def _failed(order: OrderState, event: ev.OrderFailed) -> dict[str, Any]:
         "currency": order.currency,
         "total": order.total,
         "charged": order.net_captured,
+        "retry_cart_id": event.retry_cart_id,
     }
 
 
@@ -121,6 +122,7 @@ def _cancelled(order: OrderState, event: ev.OrderCancelled) -> dict[str, Any]:
         "currency": order.currency,
         "total": order.total,
         "refunded_total": order.refunded_total,
+        "retry_cart_id": event.retry_cart_id,
     }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from domain.status import TERMINAL_STATUSES, OrderStatus, ShipmentStatus
 
 S = OrderStatus
+# The saga's payment step, by the name it records (workflows.contract.AUTHORIZE_PAYMENT).
+AUTHORIZE_STEP = "authorize_payment"
 # The parcel has left (or ended): a cancel is too late, a return is the way back.
 _DISPATCHED = frozenset(
     {ShipmentStatus.DISPATCHED, ShipmentStatus.DELIVERED, ShipmentStatus.LOST,
@@ -63,3 +65,16 @@ def amendment_acceptance_refusal(
     if status is not S.AWAITING_CUSTOMER or not amendment_pending:
         return f"no amendment is pending ({status})"
     return None
+
+
+def gives_cart_back(ending: OrderStatus, *, step: str, payment_action_expired: bool) -> bool:
+    """Whether an order ending in `ending` gives the customer its lines back in a new active cart
+    (the retry cart): only when the payment was never authorized, so nothing was ever charged and
+    trying again with another card is the way on. That is a failure at the authorize step (`step`:
+    declined, a failed 3-D Secure check, the shop's spending limit, a gateway outage nobody retried)
+    or a cancel because the customer never completed the payment action. A failure after
+    authorization (stock, address, capture) or the customer's own cancel gives none. Source:
+    issue 12, item 5; API.md ("A failed order whose payment was declined names retry_cart_id")."""
+    if ending is S.FAILED:
+        return step == AUTHORIZE_STEP
+    return ending is S.CANCELLED and payment_action_expired

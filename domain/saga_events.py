@@ -67,17 +67,21 @@ class UnrecordedEffectUndone(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderFailed(DomainEvent):
-    """The order ended because `step` failed for `reason`."""
+    """The order ended because `step` failed for `reason`. `retry_cart_id`: the cart that gives
+    the customer the order's lines back when payment was never authorized (domain.rules)."""
 
     reason: str
     step: str
+    retry_cart_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCancelled(DomainEvent):
-    """The order ended at the customer's request."""
+    """The order ended at the customer's request, or because an offer or a payment action went
+    unanswered; `retry_cart_id` as for OrderFailed (a payment action that expired)."""
 
     reason: str
+    retry_cart_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

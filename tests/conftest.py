@@ -154,10 +154,12 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-async def saga_worker(temporal_client: Client, pool: asyncpg.Pool) -> AsyncIterator[None]:
+async def saga_worker(
+    temporal_client: Client, pool: asyncpg.Pool, redis_client: redis.Redis, settings: Settings
+) -> AsyncIterator[None]:
     """One worker on the real task queue, as `commerce worker` runs it (the projector is left to
     the tests that need it, so that projector tests can take its leadership)."""
-    from worker import build_worker
+    from worker import build_worker, ports_for
 
-    async with build_worker(temporal_client, pool):
+    async with build_worker(temporal_client, pool, ports=ports_for(settings, pool, redis_client)):
         yield

@@ -76,9 +76,22 @@ def refunded(order_id: str) -> Order:
     return order
 
 
+RETRY_CART = "retry-cart-1"
+
+
 def declined(order_id: str) -> Order:
     order = _placed(order_id)
-    order.fail("the card was declined", "authorize_payment")
+    order.fail("the card was declined", "authorize_payment", RETRY_CART)
+    return order
+
+
+def payment_expired(order_id: str) -> Order:
+    order = _placed(order_id)
+    order.require_payment_action("pi_3ds", "use_stripe_sdk", CLIENT_SECRET)
+    order.expire_payment_action(1800)
+    order.request_cancellation("the payment was not completed within 1800 s")
+    order.void_payment()
+    order.mark_cancelled("the payment was not completed within 1800 s", RETRY_CART)
     return order
 
 
@@ -113,6 +126,7 @@ SCENARIOS: dict[str, Callable[[str], Order]] = {
     "declined": declined,
     "awaiting_payment": awaiting_payment,
     "amendment_expired": amendment_expired,
+    "payment_expired": payment_expired,
     "stalled": stalled,
 }
 

@@ -61,6 +61,15 @@ async def visible_domain_order(orders: OrderRepository, order_id: str, who: Prin
     return order
 
 
+def refused(order_id: str, refusal: str, retry_cart_id: str | None) -> Problem:
+    """409: the order cannot do this now; one whose payment was never authorized also names the
+    cart holding its lines again (`retry_cart_id`)."""
+    if retry_cart_id is None:
+        return Problem(409, f"order {order_id}: {refusal}")
+    detail = f"order {order_id}: {refusal}; its items are in cart {retry_cart_id}"
+    return Problem(409, detail, retry_cart_id=retry_cart_id)
+
+
 @router.post("/", status_code=202, response_model=OrderPublic)
 async def checkout(
     body: CheckoutCreate,
@@ -126,7 +135,7 @@ async def cancel_order(
     order = await visible_domain_order(orders, order_id, who)
     refusal = order.cancellation_refusal
     if refusal is not None:
-        raise Problem(409, f"order {order_id}: {refusal}")
+        raise refused(order_id, refusal, order.retry_cart_id)
     reason = (body or CancelCreate()).reason
     if order.status is OrderStatus.COMPLETED:
         request = CancellationRequest(order_id, reason, StepTiming(
@@ -155,6 +164,6 @@ async def accept_amendment(
         cancelling=order.cancellation_requested,
     )
     if refusal is not None:
-        raise Problem(409, f"order {order_id}: {refusal}")
+        raise refused(order_id, refusal, order.retry_cart_id)
     await update_saga(temporal, order_id, UPDATE_ACCEPT_AMENDMENT)
     return await visible_order(orders, order_id, who)

@@ -267,7 +267,7 @@ def test_network_policies_deny_everything_but_what_each_workload_needs(
     assert not migrate.get("ingress")
     servers = {53, 5432, 7233}
     assert _ports(api["egress"]) == servers | {6379, 4318}
-    assert _ports(worker["egress"]) == servers | {4318, 443}
+    assert _ports(worker["egress"]) == servers | {6379, 4318, 443}  # Redis: retry carts
     assert _ports(migrate["egress"]) == servers
     for policy in (api, worker, migrate):
         assert policy["policyTypes"] == ["Ingress", "Egress"]

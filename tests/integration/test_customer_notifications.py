@@ -19,7 +19,7 @@ from commerce.notification_templates import NOTIFIED, NotificationTemplates
 from eventstore.orders import OrderRepository
 from eventstore.sandbox import SandboxLedger
 from eventstore.store import EventStore
-from tests.public_event_orders import CLIENT_SECRET, SCENARIOS
+from tests.public_event_orders import CLIENT_SECRET, RETRY_CART, SCENARIOS
 
 STOREFRONT = "https://shop.test"
 EXPECTED = {
@@ -30,6 +30,7 @@ EXPECTED = {
     "declined": ["order.placed", "order.failed"],
     "awaiting_payment": ["order.placed", "order.payment_action_required"],
     "amendment_expired": ["order.placed", "order.amendment_proposed", "order.cancelled"],
+    "payment_expired": ["order.placed", "order.payment_action_required", "order.cancelled"],
     "stalled": ["order.placed"],
 }
 
@@ -102,6 +103,10 @@ async def test_every_notified_event_reaches_its_customer_once_from_its_templates
     assert f"{page}{orders['awaiting_payment']}/payment" in payment["text"]
     assert CLIENT_SECRET not in json.dumps(sent)
     assert "the card was declined" in message("declined", "order.failed")["text"]
+    retry = f"{STOREFRONT}/cart/{RETRY_CART}"  # the payment never went through: try again
+    assert retry in message("declined", "order.failed")["text"]
+    assert retry in message("payment_expired", "order.cancelled")["html"]
+    assert "/cart/" not in message("amendment_expired", "order.cancelled")["text"]
     assert "refunded 29.99 USD" in message("refunded", "refund.issued")["text"]
     assert "29.99 USD is refunded" in message("refunded", "order.cancelled")["text"]
     assert "Nothing is charged" in message("amendment_expired", "order.cancelled")["text"]

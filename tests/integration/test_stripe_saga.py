@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as redis
 from temporalio.client import Client, WorkflowHandle
 
 from activities.providers import ProviderUnavailable
@@ -65,8 +66,13 @@ class AuthorizationExpires(StripeGateway):
         return await super().capture(key, order_id, authorization_id, amount)
 
 
-def _ports(settings: Settings, pool: asyncpg.Pool, kind: type[StripeGateway] | None = None) -> Any:
-    ports = ports_for(settings, pool)
+def _ports(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    cart_store: redis.Redis,
+    kind: type[StripeGateway] | None = None,
+) -> Any:
+    ports = ports_for(settings, pool, cart_store)
     assert isinstance(ports.payments, StripeGateway)  # what COMMERCE_PAYMENT_PROVIDER chose
     if kind is not None:
         ports = dataclasses.replace(ports, payments=gateway(settings, pool, kind=kind))
@@ -98,11 +104,17 @@ async def _stalled(handle: WorkflowHandle[Any, Any]) -> None:
 
 
 async def test_an_order_is_authorized_then_captured_for_its_exact_total_at_stripe(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 3)])
-    async with running_worker(temporal_client, pool, _ports(stripe_settings, pool)) as queue:
+    async with running_worker(
+        temporal_client, pool, _ports(stripe_settings, pool, redis_client)
+    ) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=VISA)
         outcome = await asyncio.wait_for(handle.result(), 60)
 
@@ -118,11 +130,17 @@ async def test_an_order_is_authorized_then_captured_for_its_exact_total_at_strip
 
 
 async def test_a_declined_card_fails_the_order_with_the_decline_code(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 1)])
-    async with running_worker(temporal_client, pool, _ports(stripe_settings, pool)) as queue:
+    async with running_worker(
+        temporal_client, pool, _ports(stripe_settings, pool, redis_client)
+    ) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=DECLINED)
         outcome = await asyncio.wait_for(handle.result(), 60)
 
@@ -130,6 +148,8 @@ async def test_a_declined_card_fails_the_order_with_the_decline_code(
     order = await _order(pool, order_id)
     assert order.failure_reason is not None and "card_declined" in order.failure_reason
     assert "PaymentAuthorized" not in await event_types(pool, order_id)
+    assert order.retry_cart_id is not None  # the lines are back in a cart, to pay another way
+    assert await redis_client.get(f"cart:active:{order.customer_id}") == order.retry_cart_id
     assert [i["status"] for i in await payment_intents_of(localstripe, order_id)] == [
         "requires_payment_method"
     ]
@@ -137,11 +157,15 @@ async def test_a_declined_card_fails_the_order_with_the_decline_code(
 
 
 async def test_a_declined_capture_compensates_and_takes_nothing(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 2)])
-    ports = _ports(stripe_settings, pool, AuthorizationExpires)
+    ports = _ports(stripe_settings, pool, redis_client, AuthorizationExpires)
     async with running_worker(temporal_client, pool, ports) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=VISA)
         outcome = await asyncio.wait_for(handle.result(), 60)
@@ -156,11 +180,15 @@ async def test_a_declined_capture_compensates_and_takes_nothing(
 
 
 async def test_a_lost_capture_answer_is_resolved_forward_one_payment_intent_one_capture(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 2)])
-    ports = _ports(stripe_settings, pool, CapturesButLosesTheAnswer)
+    ports = _ports(stripe_settings, pool, redis_client, CapturesButLosesTheAnswer)
     async with running_worker(temporal_client, pool, ports) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=VISA, policy=TIMES_OUT)
         outcome = await asyncio.wait_for(handle.result(), 60)
@@ -176,11 +204,15 @@ async def test_a_lost_capture_answer_is_resolved_forward_one_payment_intent_one_
 
 
 async def test_a_cancel_of_an_order_stalled_at_capture_refunds_the_capture_in_full(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 2)])
-    ports = _ports(stripe_settings, pool, CapturesButLosesTheAnswer)
+    ports = _ports(stripe_settings, pool, redis_client, CapturesButLosesTheAnswer)
     async with running_worker(temporal_client, pool, ports) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=VISA)
         await _stalled(handle)
@@ -200,12 +232,18 @@ async def test_a_cancel_of_an_order_stalled_at_capture_refunds_the_capture_in_fu
 
 
 async def test_an_authorization_left_at_stripe_by_a_cancelled_order_is_cancelled(
-    temporal_client: Client, pool: asyncpg.Pool, stripe_settings: Settings, localstripe: str
+    temporal_client: Client,
+    pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    stripe_settings: Settings,
+    localstripe: str,
 ) -> None:
     """A cancel before the capture voids: the PaymentIntent ends cancelled at Stripe."""
     sku = await add_product(pool, on_hand=5)
     order_id = await place_order(pool, [(sku, 1)])
-    async with running_worker(temporal_client, pool, _ports(stripe_settings, pool)) as queue:
+    async with running_worker(
+        temporal_client, pool, _ports(stripe_settings, pool, redis_client)
+    ) as queue:
         handle = await start_saga(temporal_client, queue, order_id, token=VISA)
         async with _shipping_down(pool):
             await _stalled(handle)
