@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
+from domain.status import ShipmentStatus
+from eventstore.orders import OrderRepository
 from eventstore.sandbox import SandboxLedger
+from eventstore.store import EventStore
 from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.integration.reordered_saga import ReservesBeforeAuthorizing
 from tests.integration.saga_support import (
@@ -34,6 +41,18 @@ from tests.integration.saga_support import (
 from tests.integration.unversioned_amendment import FailsWhereItOffered
 from tests.integration.unversioned_money_exact import CompensatesAsBeforeTheMoneyExactPatch
 from worker import sandbox_ports
+from workflows.after_sale_contract import (
+    RETURN_WORKFLOW,
+    UPDATE_APPROVE_RETURN,
+    UPDATE_RECEIVE_RETURN,
+    UPDATE_REQUEST,
+    Decision,
+    ReturnItem,
+    ReturnReceipt,
+    ReturnRequest,
+    StepTiming,
+    return_workflow_id,
+)
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
@@ -45,6 +64,7 @@ from workflows.contract import (
     shipment_workflow_id,
 )
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.order_return import ReturnWorkflow
 from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -61,6 +81,9 @@ LOST_ANSWER_CASES = ("lost_authorization_voided",)
 # cancel (resolved forward: recorded, refunded in full); and a cancel during a shipping outage
 # (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
 MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
+# Recorded before the return-label patch: a return requested, approved, received by an operator,
+# restocked and refunded (no label asked of the carrier).
+RETURN_CASES = ("return_received",)
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -173,6 +196,46 @@ async def test_record_money_exact_histories(temporal_client: Client, pool: async
         (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+async def _approved_return(
+    client: Client, pool: asyncpg.Pool, queue: str
+) -> WorkflowHandle[Any, Any]:
+    """A delivered order of two units and a return of one of them, approved."""
+    sku = await add_product(pool, on_hand=10)
+    order_id = await place_order(pool, [(sku, 2)])
+    await (await start_saga(client, queue, order_id)).result()
+    orders = OrderRepository(EventStore(pool))
+    order = await orders.load(order_id)
+    assert order is not None
+    order.track_shipment(ShipmentStatus.DELIVERED, f"rec-{order_id}", datetime.now(UTC).isoformat())
+    await orders.save(order)
+    return_id = str(uuid.uuid4())
+    request = ReturnRequest(order_id, return_id, [ReturnItem(sku, 1)], "too many",
+                            timing=StepTiming(3, 50))  # fmt: skip
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        RETURN_WORKFLOW, request, id=return_workflow_id(return_id), task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )  # fmt: skip
+    await client.execute_update_with_start_workflow(
+        UPDATE_REQUEST, request, start_workflow_operation=start, result_type=Decision
+    )
+    handle = client.get_workflow_handle(return_workflow_id(return_id))
+    await handle.execute_update(UPDATE_APPROVE_RETURN, result_type=Decision)
+    return handle
+
+
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_return_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    async with running_worker(clear, pool) as queue:
+        handle = await _approved_return(clear, pool, queue)
+        await handle.execute_update(UPDATE_RECEIVE_RETURN, ReturnReceipt(), result_type=Decision)
+        assert await handle.result() == "refunded"
+    history = await handle.fetch_history()
+    (HISTORIES / f"{RETURN_CASES[0]}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -181,14 +244,16 @@ def _history(case: str) -> WorkflowHistory:
 def _replayer() -> Replayer:
     codec = EncryptionCodec(parse_keys(TEST_PAYLOAD_KEYS), "test-1")
     return Replayer(
-        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
+        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow, ReturnWorkflow],
         data_converter=encrypted_data_converter(codec),
     )
 
 
 @pytest.mark.parametrize(
-    "case", [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES]
-)
+    "case",
+    [*CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
+     *RETURN_CASES],
+)  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
     result = await _replayer().replay_workflow(_history(case))
     assert result.replay_failure is None
