@@ -91,6 +91,18 @@ class AfterSale(Decisions):
         self._require_return(ev.ReturnApproved, return_id, "requested")
         self._record(ev.ReturnApproved(order_id=self.order_id, return_id=return_id))
 
+    def label_return(self, return_id: str, tracking_number: str) -> None:
+        """The carrier's return label of an approved return (one per return): the goods come
+        back under `tracking_number`. Raises InvalidTransition when the return is not approved
+        (any more) or already has a label."""
+        self._require_return(ev.ReturnLabelCreated, return_id, "approved")
+        labelled = self.returns[return_id].tracking_number
+        self._refuse_if(labelled is not None, ev.ReturnLabelCreated,
+                        f"return {return_id} already has label {labelled}")  # fmt: skip
+        self._refuse_if(not tracking_number, ev.ReturnLabelCreated, "no tracking number")
+        self._record(ev.ReturnLabelCreated(order_id=self.order_id, return_id=return_id,
+                                           tracking_number=tracking_number))  # fmt: skip
+
     def reject_return(self, return_id: str, reason: str) -> None:
         self._require_return(ev.ReturnRejected, return_id, "requested")
         self._record(ev.ReturnRejected(order_id=self.order_id, return_id=return_id, reason=reason))

@@ -40,9 +40,11 @@ from tests.integration.saga_support import (
 )
 from tests.integration.unversioned_amendment import FailsWhereItOffered
 from tests.integration.unversioned_money_exact import CompensatesAsBeforeTheMoneyExactPatch
+from tests.integration.unversioned_return_label import LabelsEveryReturn
 from worker import sandbox_ports
 from workflows.after_sale_contract import (
     RETURN_WORKFLOW,
+    SIGNAL_RETURN_DELIVERED,
     UPDATE_APPROVE_RETURN,
     UPDATE_RECEIVE_RETURN,
     UPDATE_REQUEST,
@@ -82,8 +84,9 @@ LOST_ANSWER_CASES = ("lost_authorization_voided",)
 # (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
 MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
 # Recorded before the return-label patch: a return requested, approved, received by an operator,
-# restocked and refunded (no label asked of the carrier).
-RETURN_CASES = ("return_received",)
+# restocked and refunded (no label asked of the carrier); and after it: the label made at
+# approval, the goods received by the carrier's report (the return_delivered signal).
+RETURN_CASES = ("return_received", "return_delivered_by_carrier")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -236,6 +239,29 @@ async def test_record_return_history(temporal_client: Client, pool: asyncpg.Pool
     (HISTORIES / f"{RETURN_CASES[0]}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_carrier_return_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    async with running_worker(clear, pool) as queue:
+        handle = await _approved_return(clear, pool, queue)
+        while "ReturnLabelCreated" not in await _types_of_return(pool, handle.id):
+            await asyncio.sleep(0.1)
+        await handle.signal(SIGNAL_RETURN_DELIVERED)
+        assert await handle.result() == "refunded"
+    history = await handle.fetch_history()
+    (HISTORIES / f"{RETURN_CASES[1]}.json").write_text(history.to_json())
+
+
+async def _types_of_return(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT event_type FROM events WHERE data ->> 'return_id' = $1",
+        workflow_id.removeprefix(return_workflow_id("")),
+    )
+    return [r["event_type"] for r in rows]
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -275,3 +301,9 @@ async def test_refunding_a_capture_without_the_patch_fails_the_replay() -> None:
     replayer = Replayer(workflows=[CompensatesAsBeforeTheMoneyExactPatch])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(MONEY_EXACT_CASES[0]))
+
+
+async def test_asking_for_a_return_label_without_the_patch_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[LabelsEveryReturn])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(RETURN_CASES[0]))
