@@ -128,3 +128,27 @@ def test_a_return_approved_before_labels_existed_has_no_tracking_number() -> Non
                          window_days=30)  # fmt: skip
     order.approve_return("ret-1")
     assert order.returns["ret-1"].tracking_number is None
+
+
+@pytest.mark.parametrize(
+    ("moves", "status", "outcome"),
+    [((), ShipmentStatus.DELIVERED, "receive"),
+     ((), ShipmentStatus.DISPATCHED, "ignored"),
+     ((), ShipmentStatus.LOST, "ignored"),
+     (("receive",), ShipmentStatus.DELIVERED, "ignored"),
+     (("close",), ShipmentStatus.DELIVERED, "refused")],
+)  # fmt: skip
+def test_a_carrier_report_on_a_return_parcel_receives_only_a_delivery_of_a_waiting_return(
+    moves: tuple[str, ...], status: ShipmentStatus, outcome: str
+) -> None:
+    order = delivered()
+    back = [ReturnLine(sku=MUGS, quantity=1)]
+    order.request_return("ret-1", back, "?", now=SOON, window_days=30)
+    order.approve_return("ret-1")
+    order.label_return("ret-1", "RTN-1")
+    for move in moves:
+        if move == "receive":
+            order.receive_return("ret-1", back)
+        else:
+            order.close_return("ret-1", "never came")
+    assert order.return_parcel_report("ret-1", status)[0] == outcome
