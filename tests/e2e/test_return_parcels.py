@@ -120,6 +120,7 @@ async def test_the_same_carrier_report_on_a_return_parcel_has_one_effect(
     at_once = await asyncio.gather(*(send_carrier_event(http, settings, report) for _ in range(4)))
     assert {answer.status_code for answer in at_once} == {200}
     assert len({answer.text for answer in at_once}) == 1  # one answer, kept and repeated
+    assert (at_once[0].json()["outcome"], at_once[0].json()["return_id"]) == ("recorded", return_id)
     await order_until(
         http, customer, order["id"], lambda o: o["returns"][0]["status"] == "refunded"
     )
