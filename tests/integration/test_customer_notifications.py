@@ -31,7 +31,22 @@ EXPECTED = {
     "awaiting_payment": ["order.placed", "order.payment_action_required"],
     "amendment_expired": ["order.placed", "order.amendment_proposed", "order.cancelled"],
     "stalled": ["order.placed"],
-}
+    "cancelled_after_completion": [
+        "order.placed", "order.completed", "refund.issued", "order.cancelled",
+    ],
+    "returned_by_carrier": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.approved", "return.label_created", "return.received", "refund.issued",
+    ],
+    "return_rejected": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.rejected",
+    ],
+    "return_closed": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.approved", "return.label_created", "return.closed",
+    ],
+}  # fmt: skip
 
 
 @pytest.fixture
