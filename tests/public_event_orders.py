@@ -101,7 +101,8 @@ def _return_asked(order_id: str, *lines: tuple[str, int]) -> Order:
 
 
 def returned_by_carrier(order_id: str) -> Order:
-    """A return of one mug, labelled, received through the carrier and refunded."""
+    """A return of one mug, labelled, received through the carrier and refunded; then an
+    operator's goodwill refund."""
     order = _return_asked(order_id, ("MUG", 1))
     order.approve_return("ret-1")
     order.label_return("ret-1", "RTN-1")
@@ -109,6 +110,8 @@ def returned_by_carrier(order_id: str) -> Order:
     order.request_refund("return-ret-1", order.return_refund("ret-1"), "return ret-1",
                          return_id="ret-1")  # fmt: skip
     order.settle_refund("return-ret-1", "re_1")
+    order.request_refund("goodwill-1", 100, "sorry for the trouble")  # an operator's
+    order.settle_refund("goodwill-1", "re_2")
     return order
 
 

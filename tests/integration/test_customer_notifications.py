@@ -37,6 +37,7 @@ EXPECTED = {
     "returned_by_carrier": [
         "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
         "return.approved", "return.label_created", "return.received", "refund.issued",
+        "refund.issued",
     ],
     "return_rejected": [
         "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",

@@ -72,7 +72,7 @@ def _events_of(scenario: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def test_a_return_tells_its_label_what_came_back_and_the_refund_names_the_return() -> None:
+def test_a_return_tells_its_label_what_came_back_and_its_refund_names_the_return() -> None:
     events = _events_of("returned_by_carrier")
     returns = [e for e in events if e["type"].startswith("return.")]
     assert [e["type"] for e in returns] == [
@@ -82,12 +82,10 @@ def test_a_return_tells_its_label_what_came_back_and_the_refund_names_the_return
     assert {e["data"]["return_id"] for e in returns} == {"ret-1"}
     received = returns[-1]["data"]
     assert received["received"] == [{"sku": "MUG", "name": "Mug", "quantity": 1}]
-    [refund] = [e["data"] for e in events if e["type"] == "refund.issued"]
-    assert (refund["return_id"], refund["amount"], refund["refunded_total"]) == (
-        "ret-1",
-        1250,
-        1250,
-    )
+    refunds = [e["data"] for e in events if e["type"] == "refund.issued"]
+    assert [(r["return_id"], r["amount"], r["refunded_total"]) for r in refunds] == [
+        ("ret-1", 1250, 1250), (None, 100, 1350),  # the return's, then an operator's
+    ]  # fmt: skip
 
 
 def test_a_cancel_after_completion_says_what_was_refunded() -> None:
