@@ -16,6 +16,7 @@ from activities.after_sale_inputs import (
     ReturnRequest,
     ReturnStep,
 )
+from activities.providers import ProviderUnavailable
 from activities.recording import OrderSteps, idempotency_key
 from domain.errors import InvalidReturn, InvalidTransition, RefundDeclined
 from domain.order import Order
@@ -122,6 +123,8 @@ class AfterSaleActivities(OrderSteps):
         tracking_number = await self._ports.shipping.create_return_label(
             key, order.order_id, step.return_id
         )
+        if not tracking_number:  # the carrier's fault, not the return's: ask again
+            raise ProviderUnavailable(f"the carrier gave return {step.return_id} no label")
         order.label_return(step.return_id, tracking_number)
         await self._save(order)
         return tracking_number
