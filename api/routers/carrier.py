@@ -44,6 +44,10 @@ from workflows.contract import (
 router = APIRouter(tags=["carrier"])
 log = logging.getLogger("commerce.carrier")
 SIGNATURE_HEADER = "X-Carrier-Signature"
+_CONFLICTS = (
+    "the shipment or return already ended; the event id reused with another body; the order"
+    " not completed yet (with Retry-After)"
+)
 
 
 def webhook_secret(settings: Settings) -> str | None:
@@ -158,7 +162,11 @@ def _answer_after_the_end(order: Order, report: CarrierReport, error: Exception)
 @router.post(
     "/api/v1/carrier/events",
     response_model=CarrierEventPublic,
-    responses={401: {"description": "missing or wrong signature"}},
+    responses={
+        401: {"description": "missing or wrong signature"},
+        404: {"description": "no order or return has this tracking number (or order id)"},
+        409: {"description": _CONFLICTS},
+    },
     # The body is read raw (the signature covers its bytes); this documents its shape.
     openapi_extra={
         "requestBody": {
