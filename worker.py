@@ -113,6 +113,7 @@ def saga_activities(ports: SagaPorts) -> list[Callable[..., Any]]:
         after_sale.issue_refund,
         after_sale.request_return,
         after_sale.approve_return,
+        after_sale.create_return_label,
         after_sale.reject_return,
         after_sale.receive_return,
         after_sale.close_return,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities.providers import ProviderUnavailable
 from activities.recording import OrderSteps, idempotency_key
 from domain.errors import InvalidReturn, InvalidTransition, RefundDeclined
 from domain.order import Order
@@ -106,6 +107,27 @@ class AfterSaleActivities(OrderSteps):
     @activity.defn(name="approve_return")
     async def approve_return(self, step: ReturnStep) -> Decision:
         return await self._move(step, "approved", lambda o: o.approve_return(step.return_id))
+
+    @activity.defn(name="create_return_label")
+    async def create_return_label(self, step: ReturnStep) -> str:
+        """Ask the carrier for an approved return's label (idempotency key: the return) and
+        record its tracking number (ReturnLabelCreated). Answers the tracking number, or "" when
+        the return no longer waits for its goods (received or closed meanwhile)."""
+        order = await self._load(step.order_id)
+        current = order.returns[step.return_id]
+        if current.tracking_number is not None:
+            return current.tracking_number
+        if current.status != "approved":
+            return ""
+        key = idempotency_key(order.order_id, f"return-label-{step.return_id}")
+        tracking_number = await self._ports.shipping.create_return_label(
+            key, order.order_id, step.return_id
+        )
+        if not tracking_number:  # the carrier's fault, not the return's: ask again
+            raise ProviderUnavailable(f"the carrier gave return {step.return_id} no label")
+        order.label_return(step.return_id, tracking_number)
+        await self._save(order)
+        return tracking_number
 
     @activity.defn(name="reject_return")
     async def reject_return(self, step: ReturnStep) -> Decision:

@@ -105,6 +105,12 @@ class ShippingCarrier(Protocol):
         """The shipment created under `key`, if any; raises ProviderUnavailable when down."""
         ...
 
+    async def create_return_label(self, key: str, order_id: str, return_id: str) -> str:
+        """The tracking number of a prepaid label the customer sends return `return_id` back
+        with; the carrier reports that parcel on the same webhook as outgoing ones. The same
+        `key` again answers the same label. Raises ProviderUnavailable."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:

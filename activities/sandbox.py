@@ -101,7 +101,9 @@ class SandboxPayments:
 
 
 class SandboxShipping:
-    """Postal code `00000` is undeliverable; anything else gets a shipment and tracking number."""
+    """Postal code `00000` is undeliverable; anything else gets a shipment and tracking number.
+    A return label's tracking number starts with `RTN` (ledger operation `return_label`, the
+    return id in `detail`)."""
 
     def __init__(self, ledger: SandboxLedger) -> None:
         self._ledger = ledger
@@ -124,6 +126,13 @@ class SandboxShipping:
     async def find_shipment(self, key: str, order_id: str) -> str | None:
         await _ensure_up(self._ledger, "shipping")
         return await self._ledger.reference_of(key)
+
+    async def create_return_label(self, key: str, order_id: str, return_id: str) -> str:
+        await _ensure_up(self._ledger, "shipping")
+        reference = await self._ledger.record(
+            key, "shipping", "return_label", order_id, detail=return_id
+        )
+        return f"RTN{reference[-12:].upper()}"
 
 
 class SandboxNotifications:

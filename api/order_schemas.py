@@ -77,13 +77,14 @@ class ReturnedLine(BaseModel):
 
 class OrderReturn(BaseModel):
     """A return of some of the order's lines: requested, approved, rejected, received, refunded
-    or closed."""
+    or closed; `tracking_number` is its return label's, once the carrier issued one."""
 
     id: str
     status: str
     items: list[ReturnedLine]
     received: list[ReturnedLine]
     reason: str
+    tracking_number: str | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -160,7 +161,7 @@ def _return(ret: Return) -> OrderReturn:
 
     return OrderReturn(
         id=ret.return_id, status=ret.status, items=lines(ret.lines),
-        received=lines(ret.received), reason=ret.reason,
+        received=lines(ret.received), reason=ret.reason, tracking_number=ret.tracking_number,
     )  # fmt: skip
 
 

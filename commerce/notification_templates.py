@@ -29,6 +29,11 @@ NOTIFIED = (
     "shipment.dispatched",
     "shipment.delivered",
     "refund.issued",
+    "return.approved",
+    "return.label_created",
+    "return.rejected",
+    "return.received",
+    "return.closed",
 )
 # ISO 4217 currencies whose minor unit is not a hundredth.
 _EXPONENTS = {

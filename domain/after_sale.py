@@ -91,6 +91,18 @@ class AfterSale(Decisions):
         self._require_return(ev.ReturnApproved, return_id, "requested")
         self._record(ev.ReturnApproved(order_id=self.order_id, return_id=return_id))
 
+    def label_return(self, return_id: str, tracking_number: str) -> None:
+        """The carrier's return label of an approved return (one per return): the goods come
+        back under `tracking_number`. Raises InvalidTransition when the return is not approved
+        (any more) or already has a label."""
+        self._require_return(ev.ReturnLabelCreated, return_id, "approved")
+        labelled = self.returns[return_id].tracking_number
+        self._refuse_if(labelled is not None, ev.ReturnLabelCreated,
+                        f"return {return_id} already has label {labelled}")  # fmt: skip
+        self._refuse_if(not tracking_number, ev.ReturnLabelCreated, "no tracking number")
+        self._record(ev.ReturnLabelCreated(order_id=self.order_id, return_id=return_id,
+                                           tracking_number=tracking_number))  # fmt: skip
+
     def reject_return(self, return_id: str, reason: str) -> None:
         self._require_return(ev.ReturnRejected, return_id, "requested")
         self._record(ev.ReturnRejected(order_id=self.order_id, return_id=return_id, reason=reason))
@@ -110,6 +122,22 @@ class AfterSale(Decisions):
         """An approved return whose goods never came: closed without refund."""
         self._require_return(ev.ReturnClosed, return_id, "approved")
         self._record(ev.ReturnClosed(order_id=self.order_id, return_id=return_id, reason=reason))
+
+    def return_parcel_report(self, return_id: str, status: ShipmentStatus) -> tuple[str, str]:
+        """What the carrier's report on a return's parcel (its label's tracking number) does:
+        ("receive", why) when the parcel was delivered to the shop and the return waits for its
+        goods; ("ignored", why) for a parcel still on its way, lost or sent back (the return
+        waits, and is closed if nothing comes) or goods already received; ("refused", why) when
+        the return ended without goods (rejected, closed) or was never approved: an operator
+        takes it from there."""
+        current = self.returns[return_id].status
+        if current in ("received", "refunded"):
+            return "ignored", f"return {return_id} was already received"
+        if current != "approved":
+            return "refused", f"return {return_id} is {current}"
+        if status is not ShipmentStatus.DELIVERED:
+            return "ignored", f"return parcel {status}: return {return_id} waits for its goods"
+        return "receive", f"return {return_id} delivered to the shop: restocked, then refunded"
 
     def return_refund(self, return_id: str) -> int:
         """What a received return refunds (minor units): its lines' unit price times the units

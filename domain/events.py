@@ -29,6 +29,7 @@ from domain.payment_events import (
 from domain.return_events import (
     ReturnApproved,
     ReturnClosed,
+    ReturnLabelCreated,
     ReturnLine,
     ReturnReceived,
     ReturnRejected,
@@ -89,6 +90,7 @@ __all__ = [
     "ReservationReleased",
     "ReturnApproved",
     "ReturnClosed",
+    "ReturnLabelCreated",
     "ReturnLine",
     "ReturnReceived",
     "ReturnRejected",
@@ -213,6 +215,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ReturnRejected,
     ReturnReceived,
     ReturnClosed,
+    ReturnLabelCreated,
 )
 _REGISTRY: dict[str, type[DomainEvent]] = {cls.type: cls for cls in EVENT_TYPES}
 

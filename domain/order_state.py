@@ -46,6 +46,7 @@ from domain.return_events import (
     Return,
     ReturnApproved,
     ReturnClosed,
+    ReturnLabelCreated,
     ReturnReceived,
     ReturnRejected,
     ReturnRequested,
@@ -189,6 +190,11 @@ class OrderState:
             moved = replace(self.returns[return_id], status=status, **changes)
             self.returns = {**self.returns, return_id: moved}
 
+    def _return_labelled(self, return_id: str, tracking_number: str) -> None:
+        if return_id in self.returns:
+            labelled = replace(self.returns[return_id], tracking_number=tracking_number)
+            self.returns = {**self.returns, return_id: labelled}
+
     @property
     def refundable(self) -> int:
         """Minor units that may still be refunded: captured - refunded - refunds under way."""
@@ -263,6 +269,8 @@ class OrderState:
                 }
             case ReturnApproved():
                 self._return_moved(event.return_id, "approved")
+            case ReturnLabelCreated():
+                self._return_labelled(event.return_id, event.tracking_number)
             case ReturnRejected():
                 self._return_moved(event.return_id, "rejected")
             case ReturnReceived():

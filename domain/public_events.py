@@ -7,8 +7,8 @@ customer id but never a name or street address, and never a payment token, a cli
 provider's authorization reference. Events marked `admin` are for operators' systems (they are
 never shown to customers). One JSON Schema per event type lives in `domain/event_schemas/`.
 
-To add an event (e.g. `return.*`): write its payload function, add an entry to CATALOGUE and a
-schema file named after it; the tests check that both exist and agree.
+To add an event: write its payload function, add an entry to CATALOGUE and a schema file named
+after it; the tests check that both exist and agree.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ from uuid import UUID
 
 from domain import events as ev
 from domain.order_state import OrderState
+from domain.return_payloads import (
+    return_closed,
+    return_fact,
+    return_received,
+    return_rejected,
+    return_requested,
+)
 from domain.values import OrderLine
 
 Audience = Literal["public", "admin"]
@@ -155,6 +162,7 @@ def _refund(order: OrderState, event: ev.RefundIssued) -> dict[str, Any]:
         "currency": order.currency,
         "reason": event.reason,
         "refunded_total": order.refunded_total,
+        "return_id": event.return_id or None,
     }
 
 
@@ -191,13 +199,26 @@ CATALOGUE: tuple[PublicEventType, ...] = (
     PublicEventType("shipment.overdue", ev.DeliveryOverdue, 1, "public",
                     "No delivery was reported in time.", _overdue),
     PublicEventType("refund.issued", ev.RefundIssued, 1, "public",
-                    "Money was given back to the customer.", _refund),
+                    "Money was given back to the customer (a cancel, a return, an operator).",
+                    _refund),
+    PublicEventType("return.requested", ev.ReturnRequested, 1, "public",
+                    "The customer asked to return some lines of a delivered order.",
+                    return_requested),
+    PublicEventType("return.approved", ev.ReturnApproved, 1, "public",
+                    "The shop accepted the return and waits for the goods.", return_fact),
+    PublicEventType("return.label_created", ev.ReturnLabelCreated, 1, "public",
+                    "The carrier issued the return label the goods go back under.",
+                    return_fact),
+    PublicEventType("return.rejected", ev.ReturnRejected, 1, "public",
+                    "The shop refused the return.", return_rejected),
+    PublicEventType("return.received", ev.ReturnReceived, 1, "public",
+                    "The goods came back: restocked; their refund follows (refund.issued).",
+                    return_received),
+    PublicEventType("return.closed", ev.ReturnClosed, 1, "public",
+                    "The goods never came back in time: closed without refund.", return_closed),
 )  # fmt: skip
 BY_NAME: dict[str, PublicEventType] = {entry.name: entry for entry in CATALOGUE}
 BY_SOURCE: dict[str, PublicEventType] = {entry.source.type: entry for entry in CATALOGUE}
-# Families announced in API.md whose events join the catalogue later (the post-sale issue's
-# returns): a subscription may name `return.*` today and receives them once they exist.
-ANNOUNCED_FAMILIES = frozenset({"return"})
 
 
 def envelope(
@@ -221,11 +242,11 @@ def envelope(
 
 def pattern_refusal(pattern: str) -> str | None:
     """Why `pattern` cannot name event types in a subscription, or None: an exact type of the
-    catalogue, `family.*` for a family of it (or an announced one), or `*` for everything."""
+    catalogue, `family.*` for a family of it, or `*` for everything."""
     if pattern == WILDCARD or pattern in BY_NAME:
         return None
     family, dot, rest = pattern.partition(".")
-    families = {entry.family for entry in CATALOGUE} | ANNOUNCED_FAMILIES
+    families = {entry.family for entry in CATALOGUE}
     if dot and rest == WILDCARD and family in families:
         return None
     return f"{pattern!r} is not an event type of the catalogue (nor family.* or *)"

@@ -1,5 +1,6 @@
 """Returns (RMA) of a delivered order: asked for by the customer, approved or rejected by an
-operator, the goods received (restocked and refunded), or closed when they never arrive."""
+operator, sent back under a return label from the carrier, the goods received (restocked and
+refunded), or closed when they never arrive."""
 
 from dataclasses import dataclass
 
@@ -31,6 +32,15 @@ class ReturnApproved(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnLabelCreated(DomainEvent):
+    """The carrier issued a return label for an approved return: the customer sends the goods
+    back under `tracking_number`, and the carrier's `delivered` report on it receives them."""
+
+    return_id: str
+    tracking_number: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReturnRejected(DomainEvent):
     """An operator refused the return."""
 
@@ -58,13 +68,15 @@ class ReturnClosed(DomainEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Return:
     """A return as the order knows it: `status` is requested, approved, rejected, received,
-    refunded or closed; `received` what came back."""
+    refunded or closed; `received` what came back; `tracking_number` the return label's (None
+    until the carrier issued one, and for returns approved before labels were asked for)."""
 
     return_id: str
     lines: tuple[ReturnLine, ...]
     reason: str
     status: str = "requested"
     received: tuple[ReturnLine, ...] = ()
+    tracking_number: str | None = None
 
     @property
     def units_out(self) -> dict[str, int]:

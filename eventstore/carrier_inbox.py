@@ -1,5 +1,5 @@
 """The carrier webhook's inbox (one answer per carrier event id and body) and tracking-number
-lookup."""
+lookups (an order's parcel, a return's parcel)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,13 @@ class CarrierInbox:
             tracking_number,
         )
         return order_id
+
+    async def return_for_tracking_number(self, tracking_number: str) -> tuple[str, str] | None:
+        """(order id, return id) of the return whose label has this tracking number, if any."""
+        row = await self._pool.fetchrow(
+            "SELECT data ->> 'order_id' AS order_id, data ->> 'return_id' AS return_id"
+            " FROM events WHERE event_type = 'ReturnLabelCreated'"
+            " AND data ->> 'tracking_number' = $1 LIMIT 1",
+            tracking_number,
+        )
+        return None if row is None else (str(row["order_id"]), str(row["return_id"]))

@@ -10,6 +10,7 @@ stock table — and lists every way in which they break the service's promise:
 - authorizations: none left open on a failed or cancelled order once its cleanup is done, and
   exactly the captured one on a completed order;
 - shipments: none left standing on a failed or cancelled order once its cleanup is done;
+- return labels: at most one at the carrier per return, at least one per label recorded;
 - events: each step's event at most once per stream, `OrderPlaced` exactly once;
 - stock: on hand = before - units sold by completed orders, nothing reserved once every order
   ended;
@@ -84,6 +85,7 @@ async def ledger_violations(
         order = Order.rehydrate(domain_events(recorded))
         ops, money = operations[order_id], amounts[order_id]
         problems += _money(order, ops, money)
+        problems += _return_labels(order, ops)
         if not order.is_terminal or order.cleanup_pending:
             all_ended = False
             continue
@@ -123,6 +125,14 @@ def _money(order: Order, ops: Counter[str], money: Counter[str]) -> list[str]:
     if ops["capture"] > 1:
         problems.append(f"{order.order_id}: {ops['capture']} captures")
     return problems
+
+
+def _return_labels(order: Order, ops: Counter[str]) -> list[str]:
+    labelled = sum(1 for r in order.returns.values() if r.tracking_number is not None)
+    if labelled <= ops["return_label"] <= len(order.returns):
+        return []
+    return [f"{order.order_id}: {ops['return_label']} return labels at the carrier for"
+            f" {len(order.returns)} returns, {labelled} of them labelled"]  # fmt: skip
 
 
 def _left_behind(order: Order, ops: Counter[str]) -> list[str]:

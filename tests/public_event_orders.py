@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from domain.events import OrderLine, ShippingAddress
 from domain.order import Order
 from domain.public_events import BY_SOURCE
+from domain.return_events import ReturnLine
 from domain.status import ShipmentStatus
 from eventstore.public_feed import FeedItem
 from eventstore.store import RecordedEvent
@@ -79,6 +80,58 @@ def refunded(order_id: str) -> Order:
 RETRY_CART = "retry-cart-1"
 
 
+def cancelled_after_completion(order_id: str) -> Order:
+    """Completed, then cancelled before dispatch: shipment cancelled, stock back, refunded."""
+    order = _captured(order_id)
+    order.complete()
+    order.track_shipment(ShipmentStatus.LABEL_CREATED, "evt-label", "2025-06-01T12:00:00Z")
+    order.request_cancellation("found it cheaper")
+    order.cancel_shipment()
+    order.release_reservation()
+    order.refund_payment("ref-1", order.total, "found it cheaper")
+    order.mark_cancelled("found it cheaper")
+    return order
+
+
+RETURN_ASKED_AT = datetime(2025, 6, 2, tzinfo=UTC)
+
+
+def _return_asked(order_id: str, *lines: tuple[str, int]) -> Order:
+    order = delivered(order_id)
+    back = [ReturnLine(sku=sku, quantity=quantity) for sku, quantity in lines]
+    order.request_return("ret-1", back, "too big", now=RETURN_ASKED_AT, window_days=30)
+    return order
+
+
+def returned_by_carrier(order_id: str) -> Order:
+    """A return of one mug, labelled, received through the carrier and refunded; then an
+    operator's goodwill refund."""
+    order = _return_asked(order_id, ("MUG", 1))
+    order.approve_return("ret-1")
+    order.label_return("ret-1", "RTN-1")
+    order.receive_return("ret-1", [ReturnLine(sku="MUG", quantity=1)])
+    order.request_refund("return-ret-1", order.return_refund("ret-1"), "return ret-1",
+                         return_id="ret-1")  # fmt: skip
+    order.settle_refund("return-ret-1", "re_1")
+    order.request_refund("goodwill-1", 100, "sorry for the trouble")  # an operator's
+    order.settle_refund("goodwill-1", "re_2")
+    return order
+
+
+def return_rejected(order_id: str) -> Order:
+    order = _return_asked(order_id, ("TEA", 1))
+    order.reject_return("ret-1", "opened")
+    return order
+
+
+def return_closed(order_id: str) -> Order:
+    order = _return_asked(order_id, ("MUG", 2), ("TEA", 1))
+    order.approve_return("ret-1")
+    order.label_return("ret-1", "RTN-1")
+    order.close_return("ret-1", "not received within 2592000 s")
+    return order
+
+
 def declined(order_id: str) -> Order:
     order = _placed(order_id)
     order.fail("the card was declined", "authorize_payment", RETRY_CART)
@@ -123,6 +176,10 @@ SCENARIOS: dict[str, Callable[[str], Order]] = {
     "lost_late": lost_late,
     "returned": returned,
     "refunded": refunded,
+    "cancelled_after_completion": cancelled_after_completion,
+    "returned_by_carrier": returned_by_carrier,
+    "return_rejected": return_rejected,
+    "return_closed": return_closed,
     "declined": declined,
     "awaiting_payment": awaiting_payment,
     "amendment_expired": amendment_expired,

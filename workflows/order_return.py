@@ -1,7 +1,12 @@
 """ReturnWorkflow (`return-<id>`): a customer's return, recorded by its `request` update; an
-operator approves or rejects it; an approved return waits, durably, for the goods — the
-operator's `receive` (or the carrier's report) restocks them and refunds their share — and one
-never received within its timeout is closed without refund. Searchable by `ReturnStatus`."""
+operator approves or rejects it; an approved return gets a return label from the carrier, then
+waits, durably, for the goods — the operator's `receive`, or the carrier's `delivered` report on
+the label's tracking number (the `return_delivered` signal), restocks them and refunds their
+share — and one never received within its timeout (counted from the label) is closed without
+refund. Searchable by `ReturnStatus`.
+
+The label step sits behind `workflow.patched(RETURN_LABEL_PATCH)`: returns approved before it
+wait for the goods without a label, as they did."""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.saga_undo import STEP_TIMEOUT
 
 RETURN_STATUS = SearchAttributeKey.for_keyword("ReturnStatus")
+RETURN_LABEL_PATCH = "return-label"
+CREATE_RETURN_LABEL = "create_return_label"
 
 
 @workflow.defn(name=RETURN_WORKFLOW)
@@ -55,6 +62,9 @@ class ReturnWorkflow(PostSaleSteps):
         if self._reviewed == "rejected":
             return await self._end("rejected")
         self._set_status("approved")
+        if self._asks_for_a_label():
+            step = ReturnStep(request.order_id, request.return_id)
+            await self._step(CREATE_RETURN_LABEL, step, request.timing, str)
         try:
             await workflow.wait_condition(
                 lambda: self._received, timeout=timedelta(seconds=request.receive_timeout_s)
@@ -68,6 +78,9 @@ class ReturnWorkflow(PostSaleSteps):
                     return await self._end("closed")
         await workflow.wait_condition(lambda: self._received)
         return await self._refund(request)
+
+    def _asks_for_a_label(self) -> bool:
+        return workflow.patched(RETURN_LABEL_PATCH)
 
     async def _refund(self, request: ReturnRequest) -> str:
         self._set_status("received")
@@ -138,13 +151,26 @@ class ReturnWorkflow(PostSaleSteps):
 
     @receive.validator
     def _validate_receive(self, receipt: ReturnReceipt) -> None:
-        self._require_status("approved")
+        if not self._awaits_goods():
+            self._require_status("approved")
 
     @workflow.signal(name=SIGNAL_RETURN_DELIVERED)
     async def delivered(self) -> None:
         """The carrier reported the return parcel delivered to the shop: all of it came back."""
-        if self._status == "approved" and not self._received:
+        if self._awaits_goods():
             await self._receive(ReturnReceipt())
+
+    def _awaits_goods(self) -> bool:
+        """Approved and not received yet; also while its label is made, or stalls: goods that
+        came back without a label are received all the same."""
+        labelling = self._status == "stalled" and self._step_name == CREATE_RETURN_LABEL
+        return (self._status == "approved" or labelling) and not self._received
+
+    def _stall_over(self) -> bool:
+        # A label no longer matters once the goods are back: the stalled step ends by itself.
+        if self._received and self._step_name == CREATE_RETURN_LABEL:
+            return True
+        return super()._stall_over()
 
     async def _record(self, activity: str, step: ReturnStep) -> Decision:
         decision: Decision = await workflow.execute_activity(

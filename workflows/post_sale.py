@@ -67,8 +67,9 @@ class PostSaleSteps:
     async def _step(
         self, activity: str, arg: Any, timing: StepTiming, result_type: type | None = None
     ) -> Any:
-        """Run one step to success; when its retries are spent, stall until `retry`. A business
-        refusal (non-retryable) is raised to the workflow."""
+        """Run one step to success; when its retries are spent, stall until `retry` (None when
+        the stall ended otherwise: see `_stall_over`). A business refusal (non-retryable) is
+        raised to the workflow."""
         self._step_name, self._attempts = activity, 0
         while True:
             try:
@@ -90,6 +91,9 @@ class PostSaleSteps:
                     raise
                 self._attempts += timing.step_max_attempts
                 await self._stall(str(cause or error))
+                if not self._retry_requested:  # the stall ended without a retry: not needed now
+                    self._step_name, self._last_error = None, None
+                    return None
                 continue
             self._step_name, self._last_error = None, None
             return result
@@ -97,8 +101,12 @@ class PostSaleSteps:
     async def _stall(self, error: str) -> None:
         before, self._last_error, self._retry_requested = self._status, error, False
         self._set_status("stalled")
-        await workflow.wait_condition(lambda: self._retry_requested)
+        await workflow.wait_condition(self._stall_over)
         self._set_status(before)
+
+    def _stall_over(self) -> bool:
+        """When a stalled step runs again: an operator's retry (a workflow may add more)."""
+        return self._retry_requested
 
     def _refuse_retry_unless_stalled(self) -> None:
         if self._status != "stalled" or self._retry_requested:

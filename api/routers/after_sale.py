@@ -63,7 +63,9 @@ class ReturnCreate(BaseModel):
 
 
 class ReturnPublic(BaseModel):
-    """A return: `status` is requested, approved, rejected, received, refunded or closed."""
+    """A return: `status` is requested, approved, rejected, received, refunded or closed;
+    `tracking_number` is its return label's (the carrier's `delivered` report on it receives
+    the goods), null until the carrier issued one after approval."""
 
     id: str
     order_id: str
@@ -71,6 +73,7 @@ class ReturnPublic(BaseModel):
     items: list[ReturnItemIn]
     received: list[ReturnItemIn]
     reason: str
+    tracking_number: str | None = None
 
 
 class ReturnList(BaseModel):
@@ -131,6 +134,7 @@ def returns_of(order: Order) -> list[ReturnPublic]:
             items=[ReturnItemIn(sku=line.sku, quantity=line.quantity) for line in r.lines],
             received=[ReturnItemIn(sku=line.sku, quantity=line.quantity) for line in r.received],
             reason=r.reason,
+            tracking_number=r.tracking_number,
         )
         for r in order.returns.values()
     ]

@@ -19,6 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
+from api.carrier_returns import ReturnParcel, answer_return_report, find_return_parcel
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.digests import body_digest
 from api.problems import Problem
@@ -43,6 +44,10 @@ from workflows.contract import (
 router = APIRouter(tags=["carrier"])
 log = logging.getLogger("commerce.carrier")
 SIGNATURE_HEADER = "X-Carrier-Signature"
+_CONFLICTS = (
+    "the shipment or return already ended; the event id reused with another body; the order"
+    " not completed yet (with Retry-After)"
+)
 
 
 def webhook_secret(settings: Settings) -> str | None:
@@ -79,6 +84,7 @@ class CarrierEventPublic(BaseModel):
     outcome: str  # recorded, ignored (stale or repeated)
     shipment_status: str | None
     detail: str = ""
+    return_id: str | None = None  # a return's parcel (its label's tracking number)
 
 
 def _verified_body(raw: bytes, sent: str | None, settings: Settings) -> CarrierEventCreate:
@@ -156,7 +162,11 @@ def _answer_after_the_end(order: Order, report: CarrierReport, error: Exception)
 @router.post(
     "/api/v1/carrier/events",
     response_model=CarrierEventPublic,
-    responses={401: {"description": "missing or wrong signature"}},
+    responses={
+        401: {"description": "missing or wrong signature"},
+        404: {"description": "no order or return has this tracking number (or order id)"},
+        409: {"description": _CONFLICTS},
+    },
     # The body is read raw (the signature covers its bytes); this documents its shape.
     openapi_extra={
         "requestBody": {
@@ -174,7 +184,9 @@ async def carrier_event(
 ) -> JSONResponse:
     """A carrier's shipment event, signed `X-Carrier-Signature: sha256=<HMAC-SHA256 hex of the
     raw body>`; the same `event_id` again gets the same answer and has no second effect, and
-    with a different body it is refused (409)."""
+    with a different body it is refused (409). A report on a return label's tracking number
+    concerns that return (`return_id`): `delivered` receives its goods (restocked, refunded);
+    409 when the return was rejected or closed; 404 for a tracking number nobody issued."""
     event = _verified_body(await request.body(), x_carrier_signature, settings)
     digest = body_digest(
         event.model_copy(update={"occurred_at": event.occurred_at.astimezone(UTC)})
@@ -183,14 +195,18 @@ async def carrier_event(
     entry = await inbox.entry(event.event_id)
     _refuse_another_body(event.event_id, entry, digest)
     if entry is None or entry.answer is None:
-        order, recorded = await _completed_order(pool, event)
-        # Taken before delivery, so of two bodies sent at once with one id only one is delivered.
-        entry = await inbox.take(event.event_id, order.order_id, event.status, digest)
-        _refuse_another_body(event.event_id, entry, digest)
-        if entry.answer is None:
-            answer = await _answer(temporal, settings, order, event, recorded)
-            status_code = 409 if answer.outcome == "refused" else 200
-            entry = await inbox.keep(event.event_id, status_code, _public(answer))
+        parcel = await find_return_parcel(pool, event.tracking_number, event.order_id)
+        if parcel is not None:
+            entry = await _return_report(temporal, inbox, parcel, event, digest)
+        else:
+            order, recorded = await _completed_order(pool, event)
+            # Taken before delivery: of two bodies sent at once with one id, one is delivered.
+            entry = await inbox.take(event.event_id, order.order_id, event.status, digest)
+            _refuse_another_body(event.event_id, entry, digest)
+            if entry.answer is None:
+                answer = await _answer(temporal, settings, order, event, recorded)
+                status_code = 409 if answer.outcome == "refused" else 200
+                entry = await inbox.keep(event.event_id, status_code, _public(answer))
     assert entry.http_status is not None and entry.answer is not None
     if entry.http_status >= 400:
         return _refusal(entry.http_status, entry.answer)
@@ -215,6 +231,28 @@ async def _answer(
         if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
             raise  # Temporal unreachable: 503, the carrier retries
         return _answer_after_the_end(order, report, error)
+
+
+async def _return_report(
+    temporal: Client,
+    inbox: CarrierInbox,
+    parcel: ReturnParcel,
+    event: CarrierEventCreate,
+    digest: str,
+) -> InboxEntry:
+    """A report on a return's parcel, taken and answered once per event id like any other."""
+    order = parcel.order
+    entry = await inbox.take(event.event_id, order.order_id, event.status, digest)
+    _refuse_another_body(event.event_id, entry, digest)
+    if entry.answer is not None:
+        return entry
+    answer = await answer_return_report(temporal, parcel, event.status)
+    status = None if order.shipment_status is None else str(order.shipment_status)
+    public = CarrierEventPublic(
+        event_id=event.event_id, order_id=order.order_id, outcome=answer.outcome,
+        shipment_status=status, detail=answer.detail, return_id=parcel.return_id,
+    )  # fmt: skip
+    return await inbox.keep(event.event_id, answer.http_status, public.model_dump(mode="json"))
 
 
 def _refuse_another_body(event_id: str, entry: InboxEntry | None, digest: str) -> None:

@@ -5,8 +5,6 @@ the capture, however many run at once."""
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,84 +12,42 @@ import asyncpg
 import httpx
 import pytest
 
-from api.routers.carrier import signature, webhook_secret
 from commerce.settings import Settings
+from tests.e2e.after_sale_support import (
+    PRICE,
+    carrier_reports,
+    completed_order,
+    order_until,
+    stock,
+)
 from tests.e2e.conftest import Caller, CreateProduct
-from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
 from tests.ledgers import assert_ledgers_balance
 
 pytestmark = pytest.mark.usefixtures("saga_worker")
-PRICE = 1999
-
-
-async def _completed(
-    http: httpx.AsyncClient, who: Caller, create_product: CreateProduct, quantity: int = 3
-) -> tuple[dict[str, Any], str]:
-    sku = str((await create_product(price=PRICE, stock=10))["sku"])
-    cart_id = await filled_cart(http, who, (sku, quantity))
-    placed = await http.post("/api/v1/orders/", json=checkout_body(cart_id), headers=who.headers)
-    assert placed.status_code == 202, placed.text
-    order = await wait_for_status(http, who, placed.json()["id"])
-    assert order["status"] == "completed"
-    return order, sku
-
-
-async def _carrier(
-    http: httpx.AsyncClient, settings: Settings, order_id: str, status: str, at: datetime
-) -> None:
-    raw = json.dumps({
-        "event_id": f"evt-{uuid.uuid4()}", "order_id": order_id, "status": status,
-        "occurred_at": at.isoformat(),
-    }).encode()  # fmt: skip
-    secret = webhook_secret(settings)
-    assert secret is not None
-    answer = await http.post(
-        "/api/v1/carrier/events", content=raw,
-        headers={"content-type": "application/json", "X-Carrier-Signature": signature(secret, raw)},
-    )  # fmt: skip
-    assert answer.status_code == 200, answer.text
-
-
-async def _stock(http: httpx.AsyncClient, admin: Caller, sku: str) -> tuple[int, int]:
-    product = (await http.get(f"/api/v1/admin/products/{sku}", headers=admin.headers)).json()
-    return product["on_hand"], product["reserved"]
-
-
-async def _until(
-    http: httpx.AsyncClient, who: Caller, order_id: str, done: Any, timeout_s: float = 30
-) -> dict[str, Any]:
-    for _ in range(int(timeout_s * 20)):
-        order: dict[str, Any] = (
-            await http.get(f"/api/v1/orders/{order_id}", headers=who.headers)
-        ).json()
-        if done(order):
-            return order
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"order {order_id} never got there: {order}")
 
 
 async def test_a_cancel_before_dispatch_refunds_in_full_and_restocks(
     http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct,
     pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
-    order, sku = await _completed(http, customer, create_product)
-    assert await _stock(http, admin, sku) == (7, 0)
+    order, sku = await completed_order(http, customer, create_product)
+    assert await stock(http, admin, sku) == (7, 0)
     answer = await http.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.headers)
     assert answer.status_code == 202, answer.text
 
-    cancelled = await _until(http, customer, order["id"], lambda o: o["status"] == "cancelled")
+    cancelled = await order_until(http, customer, order["id"], lambda o: o["status"] == "cancelled")
     assert cancelled["refunded_total"] == order["total"] == 3 * PRICE
     history = [entry["type"] for entry in cancelled["history"]]
     assert {"ShipmentCancelled", "ReservationReleased", "RefundIssued"} <= set(history)
-    assert await _stock(http, admin, sku) == (10, 0)
+    assert await stock(http, admin, sku) == (10, 0)
     await assert_ledgers_balance(pool, [order["id"]], {sku: 10})
 
 
 async def test_a_cancel_after_dispatch_is_409_request_a_return(
     http: httpx.AsyncClient, settings: Settings, customer: Caller, create_product: CreateProduct
 ) -> None:
-    order, _ = await _completed(http, customer, create_product)
-    await _carrier(http, settings, order["id"], "dispatched", datetime.now(UTC))
+    order, _ = await completed_order(http, customer, create_product)
+    await carrier_reports(http, settings, order["id"], "dispatched", datetime.now(UTC))
     answer = await http.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.headers)
     assert answer.status_code == 409
     assert "request a return" in answer.json()["detail"]
@@ -101,8 +57,8 @@ async def test_a_return_of_one_of_three_units_refunds_one_units_price_and_restoc
     http: httpx.AsyncClient, settings: Settings, customer: Caller, admin: Caller,
     create_product: CreateProduct, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
-    order, sku = await _completed(http, customer, create_product)
-    await _carrier(http, settings, order["id"], "delivered", datetime.now(UTC))
+    order, sku = await completed_order(http, customer, create_product)
+    await carrier_reports(http, settings, order["id"], "delivered", datetime.now(UTC))
     asked = await http.post(
         f"/api/v1/orders/{order['id']}/returns",
         json={"items": [{"sku": sku, "quantity": 1}], "reason": "too many"},
@@ -119,11 +75,11 @@ async def test_a_return_of_one_of_three_units_refunds_one_units_price_and_restoc
     )
     assert received.status_code == 202, received.text
 
-    done = await _until(
+    done = await order_until(
         http, customer, order["id"], lambda o: o["returns"][0]["status"] == "refunded"
     )
     assert done["refunded_total"] == PRICE and done["status"] == "completed"
-    assert await _stock(http, admin, sku) == (8, 0)
+    assert await stock(http, admin, sku) == (8, 0)
     again = await http.post(f"/api/v1/admin/returns/{return_id}/receive", headers=admin.headers)
     assert again.status_code in (404, 409)
     await assert_ledgers_balance(pool, [order["id"]])
@@ -132,14 +88,14 @@ async def test_a_return_of_one_of_three_units_refunds_one_units_price_and_restoc
 async def test_a_return_of_more_than_was_bought_is_422_and_outside_the_window_409(
     http: httpx.AsyncClient, settings: Settings, customer: Caller, create_product: CreateProduct
 ) -> None:
-    order, sku = await _completed(http, customer, create_product)
+    order, sku = await completed_order(http, customer, create_product)
     url = f"/api/v1/orders/{order['id']}/returns"
     not_yet = await http.post(
         url, json={"items": [{"sku": sku, "quantity": 1}], "reason": "?"}, headers=customer.headers
     )
     assert not_yet.status_code == 409 and "not delivered" in not_yet.json()["detail"]
     long_ago = datetime.now(UTC) - timedelta(days=settings.return_window_days + 1)
-    await _carrier(http, settings, order["id"], "delivered", long_ago)
+    await carrier_reports(http, settings, order["id"], "delivered", long_ago)
     late = await http.post(
         url, json={"items": [{"sku": sku, "quantity": 1}], "reason": "?"}, headers=customer.headers
     )
@@ -154,8 +110,8 @@ async def test_twenty_concurrent_refunds_and_a_return_never_refund_more_than_was
     http: httpx.AsyncClient, settings: Settings, customer: Caller, admin: Caller,
     create_product: CreateProduct, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
-    order, sku = await _completed(http, customer, create_product)  # 3 x 1999 = 5997 captured
-    await _carrier(http, settings, order["id"], "delivered", datetime.now(UTC))
+    order, sku = await completed_order(http, customer, create_product)  # 3 x 1999 = 5997 captured
+    await carrier_reports(http, settings, order["id"], "delivered", datetime.now(UTC))
     asked = await http.post(
         f"/api/v1/orders/{order['id']}/returns",
         json={"items": [{"sku": sku, "quantity": 1}], "reason": "broken"},
@@ -183,7 +139,7 @@ async def test_twenty_concurrent_refunds_and_a_return_never_refund_more_than_was
             "RefundFailed"
         ) and o["returns"][0]["status"] in ("refunded", "received")
 
-    done = await _until(http, customer, order["id"], settled, timeout_s=60)
+    done = await order_until(http, customer, order["id"], settled, timeout_s=60)
     issued = [e for e in done["history"] if e["type"] == "RefundIssued"]
     for_return = sum(e["amount"] for e in issued if e["return_id"])
     assert done["refunded_total"] == 500 * accepted + for_return <= 3 * PRICE
@@ -194,7 +150,7 @@ async def test_twenty_concurrent_refunds_and_a_return_never_refund_more_than_was
 async def test_a_refund_key_reused_with_another_body_is_422_and_repeated_names_the_same_refund(
     http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct
 ) -> None:
-    order, _ = await _completed(http, customer, create_product, quantity=1)
+    order, _ = await completed_order(http, customer, create_product, quantity=1)
     url = f"/api/v1/admin/orders/{order['id']}/refunds"
     headers = {**admin.headers, "Idempotency-Key": "once"}
     first = await http.post(url, json={"amount": 100, "reason": "sorry"}, headers=headers)

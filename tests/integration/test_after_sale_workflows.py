@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.providers import ProviderUnavailable
@@ -28,13 +28,18 @@ from tests.integration.saga_support import (
 from tests.ledgers import assert_ledgers_balance
 from worker import sandbox_ports
 from workflows.after_sale_contract import (
+    QUERY_PROGRESS,
     REFUND_WORKFLOW,
     RETURN_WORKFLOW,
     UPDATE_APPROVE_RETURN,
+    UPDATE_RECEIVE_RETURN,
     UPDATE_REQUEST,
+    UPDATE_RETRY_STEP,
     Decision,
+    Progress,
     RefundRequest,
     ReturnItem,
+    ReturnReceipt,
     ReturnRequest,
     StepTiming,
     refund_workflow_id,
@@ -101,6 +106,82 @@ async def test_a_return_never_received_is_closed_without_refund(
     assert order is not None and order.returns[return_id].status == "closed"
     assert order.refunded_total == 0
     await assert_ledgers_balance(pool, [order_id])
+
+
+async def _approved_while_the_carrier_is_down(
+    client: Client, queue: str, pool: asyncpg.Pool
+) -> tuple[str, str, WorkflowHandle[Any, Any]]:
+    """A return of one of two units approved while the carrier is down: its label step stalls."""
+    order_id, sku = await _delivered_order(client, queue, pool)
+    return_id = str(uuid.uuid4())
+    request = ReturnRequest(order_id, return_id, [ReturnItem(sku, 1)], "too big", timing=FAST)
+    wid = return_workflow_id(return_id)
+    assert (await _request(client, queue, RETURN_WORKFLOW, wid, request)).accepted
+    handle = client.get_workflow_handle(wid)
+    await SandboxLedger(pool).set_available("shipping", False)
+    assert (await handle.execute_update(UPDATE_APPROVE_RETURN, result_type=Decision)).accepted
+    for _ in range(200):
+        progress = await handle.query(QUERY_PROGRESS, result_type=Progress)
+        if progress.status == "stalled":
+            break
+        await asyncio.sleep(0.05)
+    assert (progress.status, progress.step) == ("stalled", "create_return_label")
+    return order_id, return_id, handle
+
+
+async def test_goods_received_while_the_label_step_stalls_are_restocked_and_refunded(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    try:
+        async with running_worker(temporal_client, pool) as queue:
+            order_id, return_id, handle = await _approved_while_the_carrier_is_down(
+                temporal_client, queue, pool
+            )
+            receipt = await handle.execute_update(
+                UPDATE_RECEIVE_RETURN, ReturnReceipt(), result_type=Decision
+            )
+            assert receipt.accepted
+            assert await asyncio.wait_for(handle.result(), 30) == "refunded"
+    finally:
+        await SandboxLedger(pool).set_available("shipping", True)
+
+    order = await OrderRepository(EventStore(pool)).load(order_id)
+    assert order is not None and order.returns[return_id].status == "refunded"
+    assert order.returns[return_id].tracking_number is None  # no label was needed any more
+    assert order.refunded_total == 1500
+    await assert_ledgers_balance(pool, [order_id])
+
+
+async def test_a_stalled_label_step_retried_once_the_carrier_is_back_labels_the_return(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    try:
+        async with running_worker(temporal_client, pool) as queue:
+            order_id, return_id, handle = await _approved_while_the_carrier_is_down(
+                temporal_client, queue, pool
+            )
+            await SandboxLedger(pool).set_available("shipping", True)
+            await handle.execute_update(UPDATE_RETRY_STEP, result_type=str)
+            for _ in range(200):
+                order = await OrderRepository(EventStore(pool)).load(order_id)
+                assert order is not None
+                if order.returns[return_id].tracking_number is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await handle.query(QUERY_PROGRESS, result_type=Progress)).status == "approved"
+            await handle.execute_update(
+                UPDATE_RECEIVE_RETURN, ReturnReceipt(), result_type=Decision
+            )
+            assert await asyncio.wait_for(handle.result(), 30) == "refunded"
+    finally:
+        await SandboxLedger(pool).set_available("shipping", True)
+
+    labels = await pool.fetchval(
+        "SELECT count(*) FROM sandbox_ledger WHERE order_id = $1 AND operation = 'return_label'",
+        order_id,
+    )
+    assert labels == 1
+    assert str(order.returns[return_id].tracking_number).startswith("RTN")
 
 
 async def test_a_refund_whose_answer_is_lost_is_taken_once(

@@ -32,7 +32,23 @@ EXPECTED = {
     "amendment_expired": ["order.placed", "order.amendment_proposed", "order.cancelled"],
     "payment_expired": ["order.placed", "order.payment_action_required", "order.cancelled"],
     "stalled": ["order.placed"],
-}
+    "cancelled_after_completion": [
+        "order.placed", "order.completed", "refund.issued", "order.cancelled",
+    ],
+    "returned_by_carrier": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.approved", "return.label_created", "return.received", "refund.issued",
+        "refund.issued",
+    ],
+    "return_rejected": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.rejected",
+    ],
+    "return_closed": [
+        "order.placed", "order.completed", "shipment.dispatched", "shipment.delivered",
+        "return.approved", "return.label_created", "return.closed",
+    ],
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
+from domain.status import ShipmentStatus
+from eventstore.orders import OrderRepository
 from eventstore.sandbox import SandboxLedger
+from eventstore.store import EventStore
 from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.integration.reordered_saga import ReservesBeforeAuthorizing
 from tests.integration.saga_support import (
@@ -36,7 +43,21 @@ from tests.integration.unversioned_money_exact import (
     CompensatesAsBeforeTheMoneyExactPatch,
     ReauthorizesAsBeforeThePartialCapturePatch,
 )
+from tests.integration.unversioned_return_label import LabelsEveryReturn
 from worker import sandbox_ports
+from workflows.after_sale_contract import (
+    RETURN_WORKFLOW,
+    SIGNAL_RETURN_DELIVERED,
+    UPDATE_APPROVE_RETURN,
+    UPDATE_RECEIVE_RETURN,
+    UPDATE_REQUEST,
+    Decision,
+    ReturnItem,
+    ReturnReceipt,
+    ReturnRequest,
+    StepTiming,
+    return_workflow_id,
+)
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
@@ -48,6 +69,7 @@ from workflows.contract import (
     shipment_workflow_id,
 )
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.order_return import ReturnWorkflow
 from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -67,6 +89,10 @@ PARTIAL_CAPTURE_CASES = ("amendment_partially_captured",)
 # cancel (resolved forward: recorded, refunded in full); and a cancel during a shipping outage
 # (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
 MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
+# Recorded before the return-label patch: a return requested, approved, received by an operator,
+# restocked and refunded (no label asked of the carrier); and after it: the label made at
+# approval, the goods received by the carrier's report (the return_delivered signal).
+RETURN_CASES = ("return_received", "return_delivered_by_carrier")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -196,6 +222,69 @@ async def test_record_money_exact_histories(temporal_client: Client, pool: async
         (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+async def _approved_return(
+    client: Client, pool: asyncpg.Pool, queue: str
+) -> WorkflowHandle[Any, Any]:
+    """A delivered order of two units and a return of one of them, approved."""
+    sku = await add_product(pool, on_hand=10)
+    order_id = await place_order(pool, [(sku, 2)])
+    await (await start_saga(client, queue, order_id)).result()
+    orders = OrderRepository(EventStore(pool))
+    order = await orders.load(order_id)
+    assert order is not None
+    order.track_shipment(ShipmentStatus.DELIVERED, f"rec-{order_id}", datetime.now(UTC).isoformat())
+    await orders.save(order)
+    return_id = str(uuid.uuid4())
+    request = ReturnRequest(order_id, return_id, [ReturnItem(sku, 1)], "too many",
+                            timing=StepTiming(3, 50))  # fmt: skip
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        RETURN_WORKFLOW, request, id=return_workflow_id(return_id), task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )  # fmt: skip
+    await client.execute_update_with_start_workflow(
+        UPDATE_REQUEST, request, start_workflow_operation=start, result_type=Decision
+    )
+    handle = client.get_workflow_handle(return_workflow_id(return_id))
+    await handle.execute_update(UPDATE_APPROVE_RETURN, result_type=Decision)
+    return handle
+
+
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_return_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    async with running_worker(clear, pool) as queue:
+        handle = await _approved_return(clear, pool, queue)
+        await handle.execute_update(UPDATE_RECEIVE_RETURN, ReturnReceipt(), result_type=Decision)
+        assert await handle.result() == "refunded"
+    history = await handle.fetch_history()
+    (HISTORIES / f"{RETURN_CASES[0]}.json").write_text(history.to_json())
+
+
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_carrier_return_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    async with running_worker(clear, pool) as queue:
+        handle = await _approved_return(clear, pool, queue)
+        while "ReturnLabelCreated" not in await _types_of_return(pool, handle.id):
+            await asyncio.sleep(0.1)
+        await handle.signal(SIGNAL_RETURN_DELIVERED)
+        assert await handle.result() == "refunded"
+    history = await handle.fetch_history()
+    (HISTORIES / f"{RETURN_CASES[1]}.json").write_text(history.to_json())
+
+
+async def _types_of_return(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT event_type FROM events WHERE data ->> 'return_id' = $1",
+        workflow_id.removeprefix(return_workflow_id("")),
+    )
+    return [r["event_type"] for r in rows]
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -204,7 +293,7 @@ def _history(case: str) -> WorkflowHistory:
 def _replayer() -> Replayer:
     codec = EncryptionCodec(parse_keys(TEST_PAYLOAD_KEYS), "test-1")
     return Replayer(
-        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow],
+        workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow, ReturnWorkflow],
         data_converter=encrypted_data_converter(codec),
     )
 
@@ -213,7 +302,7 @@ def _replayer() -> Replayer:
     "case",
     [
         *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
-        *PARTIAL_CAPTURE_CASES,
+        *PARTIAL_CAPTURE_CASES, *RETURN_CASES,
     ],
 )  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
@@ -243,3 +332,9 @@ async def test_re_authorizing_an_amendment_without_the_patch_fails_the_replay() 
     replayer = Replayer(workflows=[ReauthorizesAsBeforeThePartialCapturePatch])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(PARTIAL_CAPTURE_CASES[0]))
+
+
+async def test_asking_for_a_return_label_without_the_patch_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[LabelsEveryReturn])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(RETURN_CASES[0]))

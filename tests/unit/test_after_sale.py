@@ -101,3 +101,54 @@ def test_a_rejected_or_closed_return_gives_its_units_back_to_what_may_be_returne
     returned(order, "ret-3", (MUGS, 2))
     with pytest.raises(InvalidTransition, match="is received"):
         order.receive_return("ret-3", [ReturnLine(sku=MUGS, quantity=1)])  # received once only
+
+
+def test_an_approved_return_gets_one_label_and_keeps_its_tracking_number_when_received() -> None:
+    order = delivered()
+    back = [ReturnLine(sku=MUGS, quantity=1)]
+    order.request_return("ret-1", back, "?", now=SOON, window_days=30)
+    with pytest.raises(InvalidTransition, match="is requested"):
+        order.label_return("ret-1", "RTN-1")  # not before approval
+    order.approve_return("ret-1")
+    order.label_return("ret-1", "RTN-1")
+    with pytest.raises(InvalidTransition, match="already has label RTN-1"):
+        order.label_return("ret-1", "RTN-2")
+    order.receive_return("ret-1", back)
+    assert (order.returns["ret-1"].status, order.returns["ret-1"].tracking_number) == (
+        "received",
+        "RTN-1",
+    )
+    replayed = Order.rehydrate(order.pending_events)
+    assert replayed.returns == order.returns
+
+
+def test_a_return_approved_before_labels_existed_has_no_tracking_number() -> None:
+    order = delivered()
+    order.request_return("ret-1", [ReturnLine(sku=MUGS, quantity=1)], "?", now=SOON,
+                         window_days=30)  # fmt: skip
+    order.approve_return("ret-1")
+    assert order.returns["ret-1"].tracking_number is None
+
+
+@pytest.mark.parametrize(
+    ("moves", "status", "outcome"),
+    [((), ShipmentStatus.DELIVERED, "receive"),
+     ((), ShipmentStatus.DISPATCHED, "ignored"),
+     ((), ShipmentStatus.LOST, "ignored"),
+     (("receive",), ShipmentStatus.DELIVERED, "ignored"),
+     (("close",), ShipmentStatus.DELIVERED, "refused")],
+)  # fmt: skip
+def test_a_carrier_report_on_a_return_parcel_receives_only_a_delivery_of_a_waiting_return(
+    moves: tuple[str, ...], status: ShipmentStatus, outcome: str
+) -> None:
+    order = delivered()
+    back = [ReturnLine(sku=MUGS, quantity=1)]
+    order.request_return("ret-1", back, "?", now=SOON, window_days=30)
+    order.approve_return("ret-1")
+    order.label_return("ret-1", "RTN-1")
+    for move in moves:
+        if move == "receive":
+            order.receive_return("ret-1", back)
+        else:
+            order.close_return("ret-1", "never came")
+    assert order.return_parcel_report("ret-1", status)[0] == outcome

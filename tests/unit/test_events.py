@@ -28,7 +28,7 @@ def event_classes() -> set[type[ev.DomainEvent]]:
 
 def test_every_event_class_is_registered_under_its_class_name() -> None:
     classes = event_classes()
-    assert len(classes) == 41
+    assert len(classes) == 42
     for cls in classes:
         assert cls.type == cls.__name__
         assert ev.EVENT_TYPES.count(cls) == 1

@@ -44,3 +44,21 @@ def test_each_notified_event_of_the_scenarios_renders_with_links_and_escaping() 
             assert "&lt;b&gt;Lovelace" in message.html and "<b>" not in message.html
             assert f"https://shop.test/orders/{item.order.order_id}" in message.html
     assert rendered == set(NOTIFIED)
+
+
+def test_a_return_tells_the_customer_its_label_what_arrived_and_the_refund() -> None:
+    templates = NotificationTemplates("https://shop.test/")
+    texts: dict[str, str] = {}
+    for item in feed_items(SCENARIOS["returned_by_carrier"]("o-ret")):
+        if item.entry.name in NOTIFIED:
+            texts.setdefault(item.entry.name, templates.render(item).text)  # the first of each
+    assert "1 x Mug" in texts["return.approved"]
+    assert "return tracking number RTN-1" in texts["return.label_created"]
+    assert "arrived:\n  1 x Mug\n" in texts["return.received"]
+    assert "12.50 USD for the items you sent back" in texts["refund.issued"]
+    rejected = [
+        templates.render(item).text
+        for item in feed_items(SCENARIOS["return_rejected"]("o-rej"))
+        if item.entry.name == "return.rejected"
+    ]
+    assert "1 x Tea <Earl Grey>" in rejected[0] and "Why: opened." in rejected[0]

@@ -64,10 +64,50 @@ def test_the_amendment_offer_names_what_is_kept_dropped_and_both_totals() -> Non
     assert (offer["data"]["total"], offer["data"]["original_total"]) == (2500, 2999)
 
 
+def _events_of(scenario: str) -> list[dict[str, Any]]:
+    return [
+        envelope(item.entry, item.order, item.event, item.recorded.event_id,
+                 item.recorded.recorded_at)
+        for item in feed_items(SCENARIOS[scenario](scenario))
+    ]  # fmt: skip
+
+
+def test_a_return_tells_its_label_what_came_back_and_its_refund_names_the_return() -> None:
+    events = _events_of("returned_by_carrier")
+    returns = [e for e in events if e["type"].startswith("return.")]
+    assert [e["type"] for e in returns] == [
+        "return.requested", "return.approved", "return.label_created", "return.received",
+    ]  # fmt: skip
+    assert [e["data"]["tracking_number"] for e in returns] == [None, None, "RTN-1", "RTN-1"]
+    assert {e["data"]["return_id"] for e in returns} == {"ret-1"}
+    received = returns[-1]["data"]
+    assert received["received"] == [{"sku": "MUG", "name": "Mug", "quantity": 1}]
+    refunds = [e["data"] for e in events if e["type"] == "refund.issued"]
+    assert [(r["return_id"], r["amount"], r["refunded_total"]) for r in refunds] == [
+        ("ret-1", 1250, 1250), (None, 100, 1350),  # the return's, then an operator's
+    ]  # fmt: skip
+
+
+def test_a_cancel_after_completion_says_what_was_refunded() -> None:
+    events = _events_of("cancelled_after_completion")
+    [refund] = [e["data"] for e in events if e["type"] == "refund.issued"]
+    [cancelled] = [e["data"] for e in events if e["type"] == "order.cancelled"]
+    assert refund["return_id"] is None
+    assert cancelled["refunded_total"] == refund["amount"] == cancelled["total"] == 2999
+
+
+def test_a_rejected_or_closed_return_says_why() -> None:
+    [rejected] = [e for e in _events_of("return_rejected") if e["type"] == "return.rejected"]
+    [closed] = [e for e in _events_of("return_closed") if e["type"] == "return.closed"]
+    assert (rejected["data"]["status"], rejected["data"]["reason"]) == ("rejected", "opened")
+    assert (closed["data"]["status"], closed["data"]["tracking_number"]) == ("closed", "RTN-1")
+
+
 @pytest.mark.parametrize(
     ("pattern", "refused"),
     [("order.placed", False), ("shipment.*", False), ("*", False), ("return.*", False),
-     ("order.shipped", True), ("orders.*", True), ("order.*.x", True), ("", True)],
+     ("return.label_created", False), ("order.shipped", True), ("orders.*", True),
+     ("order.*.x", True), ("returns.*", True), ("", True)],
 )  # fmt: skip
 def test_subscriptions_name_catalogue_types_families_or_everything(
     pattern: str, refused: bool

@@ -16,11 +16,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from activities.sandbox import SandboxNotifications
 from api.app import create_app
+from commerce.customer_notifications import CHECKPOINT, CustomerNotifications
+from commerce.notification_templates import NotificationTemplates
 from commerce.payload_codec import codec_for
 from commerce.settings import Settings
 from commerce.webhook_dispatcher import RANGES, DeliveryPolicy, RangeDispatcher
 from commerce.webhook_receiver import WebhookReceiver
+from eventstore.sandbox import SandboxLedger
+from eventstore.store import EventStore
 from tests.e2e.conftest import Caller
 
 Dispatching = Callable[..., contextlib.AbstractAsyncContextManager[None]]
@@ -140,3 +145,20 @@ async def wait_for_delivery_status(
             return items
         assert asyncio.get_running_loop().time() < deadline, items
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def notifying(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The worker's notification follower, from the head of the feed, until the test ends."""
+    head = await EventStore(pool).head_position()
+    await pool.execute(
+        "UPDATE projection_checkpoints SET position = $2 WHERE name = $1", CHECKPOINT, head
+    )
+    follower = CustomerNotifications(
+        pool, SandboxNotifications(SandboxLedger(pool)), NotificationTemplates("https://shop.test")
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(follower.run_forever(stop, idle_s=0.05))
+    yield
+    stop.set()
+    await task

@@ -6,40 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 
-from activities.sandbox import SandboxNotifications
-from commerce.customer_notifications import CHECKPOINT, CustomerNotifications
-from commerce.notification_templates import NotificationTemplates
 from commerce.settings import Settings
-from eventstore.sandbox import SandboxLedger
-from eventstore.store import EventStore
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
 from tests.e2e.webhooks.test_delivery import _carrier
 
 pytestmark = pytest.mark.usefixtures("saga_worker")
-
-
-@pytest.fixture
-async def notifying(pool: asyncpg.Pool) -> AsyncIterator[None]:
-    """The worker's notification follower, from the head of the feed, until the test ends."""
-    head = await EventStore(pool).head_position()
-    await pool.execute(
-        "UPDATE projection_checkpoints SET position = $2 WHERE name = $1", CHECKPOINT, head
-    )
-    follower = CustomerNotifications(
-        pool, SandboxNotifications(SandboxLedger(pool)), NotificationTemplates("https://shop.test")
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(follower.run_forever(stop, idle_s=0.05))
-    yield
-    stop.set()
-    await task
 
 
 @pytest.mark.usefixtures("notifying")
