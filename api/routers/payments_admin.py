@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from activities.providers import ProviderUnavailable
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep
+from api.ids import OrderId
 from api.problems import Problem
-from api.validation import StorableText
+from api.validation import Moment
 from commerce.reconcile import Reconciler, ReconciliationReport, payment_records
 from domain.order import Order
 from domain.payment_history import payment_history
@@ -20,8 +21,6 @@ from eventstore.orders import OrderRepository, domain_events
 from eventstore.store import EventStore
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: payments"])
-
-OrderId = Annotated[StorableText, Path(min_length=1, max_length=100)]
 
 
 class PaymentTransactionPublic(BaseModel):
@@ -112,7 +111,7 @@ async def reconciliation(
     pool: PoolDep,
     settings: SettingsDep,
     since: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="orders placed at or after this date or RFC 3339 time (UTC if no zone)"),
     ] = None,
 ) -> ReconciliationReport:
