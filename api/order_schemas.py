@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.ids import CartId
 from api.line_items import LineItem
 from api.validation import DisplayText, StorableText
 from domain.order import Order
@@ -31,7 +32,7 @@ class ShippingAddressIn(BaseModel):
 class CheckoutCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cart_id: StorableText = Field(min_length=1, max_length=100)
+    cart_id: CartId
     payment_token: StorableText = Field(min_length=1, max_length=200)
     shipping_address: ShippingAddressIn
     expected_total: int | None = Field(

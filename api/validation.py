@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime
 
 # Embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): they reorder
 # how the text around them is shown, so a name could display as something else (Trojan Source,
@@ -37,7 +38,22 @@ def _displayable(text: str) -> str:
     return text
 
 
+def _utc_representable(moment: datetime) -> datetime:
+    """A time whose zone puts it outside years 1 to 9999 once in UTC (`0001-01-01T00:00+14:00`)
+    cannot be compared or stored: refused here rather than overflowing in a query."""
+    if moment.tzinfo is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ValueError("must fall within years 1 to 9999 in UTC") from error
+    return moment
+
+
 StorableText = Annotated[str, AfterValidator(_storable)]
 DisplayText = Annotated[str, AfterValidator(_storable), AfterValidator(_displayable)]
 """Text shown to people (names, address lines, reasons): StorableText on one line, without
 control or bidirectional control characters."""
+Moment = Annotated[datetime, AfterValidator(_utc_representable)]
+"""A date or time, with or without a zone, that falls within years 1 to 9999 in UTC."""
+AwareMoment = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+"""A Moment that carries its zone."""

@@ -9,9 +9,10 @@ from datetime import datetime
 import asyncpg
 
 from domain.cart import CatalogPrice
-from eventstore.cursors import decode_cursor, encode_cursor
+from eventstore.cursors import CursorFormat, matching
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_PRODUCT_CURSOR = CursorFormat("products", (matching(SKU_PATTERN),))  # after this sku
 
 
 class StockBelowReserved(Exception):
@@ -111,7 +112,7 @@ class Catalog:
     ) -> tuple[list[Product], str | None]:
         """A page of the products on sale ordered by sku, and the cursor of the next page (None
         at the end)."""
-        after = decode_cursor(cursor)[0] if cursor else ""
+        (after,) = _PRODUCT_CURSOR.decode(cursor) or ("",)
         rows = await self._pool.fetch(
             f"{_SELECT} WHERE p.sku > $1 AND p.discontinued_at IS NULL ORDER BY p.sku LIMIT $2",
             after,
@@ -119,7 +120,7 @@ class Catalog:
         )
         products = [_product(row) for row in rows[:limit]]
         more = len(rows) > limit
-        return products, encode_cursor(products[-1].sku) if more else None
+        return products, _PRODUCT_CURSOR.encode(products[-1].sku) if more else None
 
     async def prices(self, skus: Iterable[str]) -> dict[str, CatalogPrice]:
         """The current price of each sku still sold, by sku (one query; none for no skus)."""

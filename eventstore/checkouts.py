@@ -13,7 +13,10 @@ from datetime import datetime
 import asyncpg
 
 from domain.values import OrderLine
-from eventstore.cursors import InvalidCursor, decode_cursor, encode_cursor
+from eventstore.cursors import CursorFormat, timestamp, uuid_text
+
+# A list of orders newest first, ordered by (created_at, order_id).
+ORDER_CURSOR = CursorFormat("orders", (timestamp, uuid_text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,7 @@ class Checkouts:
         self, customer_id: str, limit: int, cursor: str | None
     ) -> tuple[list[str], str | None]:
         """Order ids, newest first, and the cursor of the next page (None on the last)."""
-        after = decode_page_cursor(cursor)
+        after = ORDER_CURSOR.decode(cursor)
         rows = await self._pool.fetch(
             "SELECT order_id, created_at FROM checkouts WHERE customer_id = $1"
             " AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3))"
@@ -126,21 +129,6 @@ class Checkouts:
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = (
-            encode_page_cursor(rows[-1]["created_at"], rows[-1]["order_id"]) if more else None
+            ORDER_CURSOR.encode(rows[-1]["created_at"], rows[-1]["order_id"]) if more else None
         )
         return [r["order_id"] for r in rows], next_cursor
-
-
-def encode_page_cursor(created_at: datetime, order_id: str) -> str:
-    """The cursor after an item of a newest-first list ordered by (created_at, order_id)."""
-    return encode_cursor(created_at.isoformat(), order_id)
-
-
-def decode_page_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    created_at, order_id = decode_cursor(cursor, parts=2)
-    try:
-        return datetime.fromisoformat(created_at), order_id
-    except ValueError as error:
-        raise InvalidCursor("the cursor is not one this API handed out") from error

@@ -11,7 +11,7 @@ import asyncpg
 
 from domain import events as ev
 from domain.status import OrderStatus
-from eventstore.checkouts import decode_page_cursor, encode_page_cursor
+from eventstore.checkouts import ORDER_CURSOR
 from eventstore.cursors import InvalidCursor
 from eventstore.store import RecordedEvent
 
@@ -160,7 +160,7 @@ class OrderSummaries:
             if value is not None:
                 args.append(value)
                 where.append(f"{column} = ${len(args)}")
-        after = decode_page_cursor(cursor)
+        after = ORDER_CURSOR.decode(cursor)
         if after is not None:
             args.extend(after)
             where.append(f"(created_at, order_id) < (${len(args) - 1}, ${len(args)})")
@@ -172,7 +172,7 @@ class OrderSummaries:
         items = [dict(r) for r in rows[:limit]]
         if len(rows) <= limit or not items:
             return items, None
-        return items, encode_page_cursor(items[-1]["created_at"], items[-1]["order_id"])
+        return items, ORDER_CURSOR.encode(items[-1]["created_at"], items[-1]["order_id"])
 
     async def lag(self) -> int:
         return await projector_lag(self._pool, self._projection)

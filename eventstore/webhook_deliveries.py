@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from eventstore.cursors import decode_cursor, encode_cursor
+from eventstore.cursors import CursorFormat, timestamp, uuid_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,7 @@ class AttemptView:
     error: str | None
 
 
+_CURSOR = CursorFormat("deliveries", (timestamp, uuid_text))  # newest first: (created_at, id)
 _VIEW = (
     "id, event_id, event_type, order_id, status, attempts, last_response_code, last_error,"
     " last_attempt_at, CASE WHEN status = 'pending' THEN next_attempt_at END AS next_attempt_at,"
@@ -155,10 +156,9 @@ class WebhookDeliveries:
         """Newest first, optionally only those in `status`."""
         args: list[Any] = [subscription_id, limit + 1, status]
         where = "subscription_id = $1 AND ($3::text IS NULL OR status = $3)"
-        if cursor:
-            created, last_id = decode_cursor(cursor, 2)
-            where += " AND (created_at, id) < ($4::text::timestamptz, $5::text::uuid)"
-            args += [created, last_id]
+        if after := _CURSOR.decode(cursor):
+            where += " AND (created_at, id) < ($4::timestamptz, $5::uuid)"
+            args += after
         rows = await self._pool.fetch(
             f"SELECT {_VIEW} FROM webhook_deliveries WHERE {where}"
             " ORDER BY created_at DESC, id DESC LIMIT $2",
@@ -166,9 +166,7 @@ class WebhookDeliveries:
         )
         items = [DeliveryView(**dict(r)) for r in rows[:limit]]
         last = items[-1] if items and len(rows) > limit else None
-        return items, None if last is None else encode_cursor(
-            last.created_at.isoformat(), str(last.id)
-        )
+        return items, None if last is None else _CURSOR.encode(last.created_at, last.id)
 
     async def get(
         self, subscription_id: UUID, delivery_id: UUID

@@ -12,8 +12,9 @@ from uuid import UUID
 
 import asyncpg
 
-from eventstore.cursors import decode_cursor, encode_cursor
+from eventstore.cursors import CursorFormat, timestamp, uuid_text
 
+_CURSOR = CursorFormat("webhooks", (timestamp, uuid_text))  # newest first: (created_at, id)
 _COLUMNS = (
     "id, url, event_types, active, description, secret_sealed, previous_secret_sealed,"
     " previous_secret_expires_at, position, failing_since, disabled_reason, created_at, updated_at"
@@ -81,10 +82,9 @@ class WebhookSubscriptions:
         """Newest first; the cursor is the last item's (created_at, id)."""
         args: list[Any] = [limit + 1]
         where = ""
-        if cursor:
-            created, last_id = decode_cursor(cursor, 2)
-            where = "WHERE (created_at, id) < ($2::text::timestamptz, $3::text::uuid)"
-            args += [created, last_id]
+        if after := _CURSOR.decode(cursor):
+            where = "WHERE (created_at, id) < ($2::timestamptz, $3::uuid)"
+            args += after
         rows = await self._db.fetch(
             f"SELECT {_COLUMNS} FROM webhook_subscriptions {where}"
             " ORDER BY created_at DESC, id DESC LIMIT $1",
@@ -93,9 +93,7 @@ class WebhookSubscriptions:
         items = [_subscription(r) for r in rows[:limit]]
         more = len(rows) > limit
         last = items[-1] if items else None
-        next_cursor = (
-            encode_cursor(last.created_at.isoformat(), str(last.id)) if more and last else None
-        )
+        next_cursor = _CURSOR.encode(last.created_at, last.id) if more and last else None
         return items, next_cursor
 
     async def update(

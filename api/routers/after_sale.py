@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributeKey
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.auth import AdminPrincipal, CustomerPrincipal
 from api.deps import SettingsDep, TemporalDep
 from api.digests import body_digest
+from api.ids import CursorQuery, IdempotencyKeyHeader, OrderId, ReturnId, Sku
+from api.page_tokens import PageTokensDep, visibility_page
 from api.post_sale_requests import refuse_unless_accepted, request_with_start
 from api.problems import Problem, temporal_unreachable
 from api.routers.orders import OrdersDep, visible_order
@@ -21,7 +23,6 @@ from api.validation import StorableText
 from commerce.settings import Settings
 from domain.cart import MAX_LINE_QUANTITY
 from domain.order import Order
-from eventstore.catalog import SKU_PATTERN
 from workflows.after_sale_contract import (
     QUERY_PROGRESS,
     REFUND_WORKFLOW,
@@ -44,14 +45,12 @@ from workflows.after_sale_contract import (
 router = APIRouter(tags=["after the sale"])
 _IDS = uuid.UUID("2f1c8a5e-3b6d-4e0f-9a7c-5d2e8b1f6a43")
 _RETURN_STATUS = SearchAttributeKey.for_keyword("ReturnStatus")
-ReturnId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 
 class ReturnItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(pattern=SKU_PATTERN, max_length=64)
+    sku: Sku
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
@@ -142,14 +141,14 @@ def returns_of(order: Order) -> list[ReturnPublic]:
 
 @router.post("/api/v1/orders/{order_id}/returns", status_code=201, response_model=ReturnPublic)
 async def request_return(
-    order_id: str,
+    order_id: OrderId,
     body: ReturnCreate,
     who: CustomerPrincipal,
     orders: OrdersDep,
     temporal: TemporalDep,
     settings: SettingsDep,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ReturnPublic:
     """Ask to return some lines of a delivered order (201). 422: more than was bought (minus
     earlier returns); 409: not delivered, or outside COMMERCE_RETURN_WINDOW_DAYS."""
@@ -174,7 +173,7 @@ async def request_return(
 
 @router.get("/api/v1/orders/{order_id}/returns", response_model=ReturnList)
 async def list_order_returns(
-    order_id: str, who: CustomerPrincipal, orders: OrdersDep
+    order_id: OrderId, who: CustomerPrincipal, orders: OrdersDep
 ) -> ReturnList:
     """The order's returns, oldest first."""
     await visible_order(orders, order_id, who)
@@ -185,13 +184,13 @@ async def list_order_returns(
     "/api/v1/admin/orders/{order_id}/refunds", status_code=201, response_model=RefundPublic
 )
 async def refund_order(
-    order_id: str,
+    order_id: OrderId,
     body: RefundCreate,
     who: AdminPrincipal,
     orders: OrdersDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> RefundPublic:
     """Refund part or all of an order's capture (goodwill, a partial refund): 201; 409 over
     what is left (captured - refunded - refunds under way). The same Idempotency-Key is the same
@@ -220,18 +219,22 @@ async def list_returns(
     _: AdminPrincipal,
     temporal: TemporalDep,
     orders: OrdersDep,
+    tokens: PageTokensDep,
     status: Annotated[
         str | None, Query(pattern="^(requested|approved|rejected|received|refunded|closed)$")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: CursorQuery = None,
 ) -> ReturnList:
-    """Returns, newest first (Temporal visibility of the return workflows), by status."""
+    """Returns, newest first (Temporal visibility of the return workflows), by status; pass
+    `next_cursor` back as `cursor` for the next page."""
     query = f"WorkflowType = '{RETURN_WORKFLOW}'"
     if status is not None:
         query += f" AND ReturnStatus = '{status}'"  # one of the pattern's words: nothing to escape
     found: list[ReturnPublic] = []
     try:
-        async for execution in temporal.list_workflows(query, limit=limit):
+        page, next_cursor = await visibility_page(temporal, query, limit, cursor, tokens, "returns")
+        for execution in page:
             return_id = execution.id.removeprefix(return_workflow_id(""))
             memo = await execution.memo()
             order = await orders.load(str(memo.get("order_id", "")))
@@ -239,9 +242,8 @@ async def list_returns(
     except RPCError as error:
         if temporal_unreachable(error):
             raise
-        raise Problem(422 if error.status == RPCStatusCode.INVALID_ARGUMENT else 503,
-                      error.message) from error  # fmt: skip
-    return ReturnList(items=found)
+        raise Problem(503, error.message) from error
+    return ReturnList(items=found, next_cursor=next_cursor)
 
 
 @router.post("/api/v1/admin/returns/{return_id}/approve", status_code=202)

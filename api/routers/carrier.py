@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError, model_validator
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -22,7 +22,9 @@ from api.auth import AdminPrincipal
 from api.carrier_returns import ReturnParcel, answer_return_report, find_return_parcel
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.digests import body_digest
+from api.ids import CarrierEventId, OrderId, TrackingNumber
 from api.problems import Problem
+from api.validation import AwareMoment
 from commerce.kept_secrets import kept_secret
 from commerce.settings import Settings
 from domain.order import Order, ShipmentStatus
@@ -65,11 +67,11 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class CarrierEventCreate(BaseModel):
-    event_id: str = Field(min_length=1, max_length=200)
-    tracking_number: str | None = Field(default=None, min_length=1, max_length=200)
-    order_id: str | None = Field(default=None, min_length=1, max_length=200)
+    event_id: CarrierEventId
+    tracking_number: TrackingNumber | None = None
+    order_id: OrderId | None = None
     status: Literal["label_created", "dispatched", "delivered", "lost", "returned"]
-    occurred_at: AwareDatetime
+    occurred_at: AwareMoment
 
     @model_validator(mode="after")
     def _names_the_parcel(self) -> CarrierEventCreate:
@@ -290,7 +292,7 @@ class ShipmentPublic(BaseModel):
 
 @router.get("/api/v1/admin/shipments/{order_id}", response_model=ShipmentPublic, tags=["admin"])
 async def shipment_detail(
-    order_id: str, _: AdminPrincipal, temporal: TemporalDep
+    order_id: OrderId, _: AdminPrincipal, temporal: TemporalDep
 ) -> ShipmentPublic:
     """The order's shipment tracking as its workflow sees it (status, overdue, deadline)."""
     handle = temporal.get_workflow_handle(shipment_workflow_id(order_id))

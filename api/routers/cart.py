@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CustomerPrincipal
 from api.cart_errors import CartNotFound
 from api.cart_view import CartView
 from api.deps import CartStoreDep
+from api.ids import CartId, Sku
 from domain.cart import MAX_LINE_QUANTITY
-from eventstore.catalog import SKU_PATTERN
 
 router = APIRouter(prefix="/api/v1/cart", tags=["cart"])
-
-CartId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Sku = Annotated[str, Path(pattern=SKU_PATTERN, max_length=64)]
 
 
 class CartCreate(BaseModel):
@@ -29,7 +24,7 @@ class CartItemAdd(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    sku: str = Field(pattern=SKU_PATTERN, max_length=64)
+    sku: Sku
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 

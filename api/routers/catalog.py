@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import AdminPrincipal, CurrentPrincipal
 from api.deps import CatalogDep
+from api.ids import CursorQuery, Sku
 from api.problems import Problem
 from api.validation import DisplayText
-from eventstore.catalog import SKU_PATTERN, Product
+from eventstore.catalog import Product
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
-
-Sku = Annotated[str, Path(pattern=SKU_PATTERN, max_length=64)]
 _MAX_PRICE = 10**12  # minor units; far above any real price, well inside bigint
 _MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
 
@@ -96,7 +95,7 @@ async def list_products(
     _: CurrentPrincipal,
     catalog: CatalogDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
 ) -> ProductPage:
     """Products on sale by sku, a page at a time; pass `next_cursor` back as `cursor` for the
     next."""

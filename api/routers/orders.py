@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import CustomerPrincipal, Principal
 from api.checkout import Checkout
 from api.deps import CartStoreDep, PoolDep, SettingsDep, TemporalDep
+from api.ids import CursorQuery, IdempotencyKeyHeader, OrderId
 from api.order_schemas import CancelCreate, CheckoutCreate, OrderList, OrderPublic
 from api.post_sale_requests import refuse_unless_accepted, request_with_start
 from api.problems import Problem
@@ -80,14 +81,14 @@ async def checkout(
     temporal: TemporalDep,
     settings: SettingsDep,
     orders: OrdersDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderPublic:
     """Turn the cart into an order, priced from the catalog now, and start its fulfilment saga
     (202; 200 on a repeat). 409: the cart was checked out by another request, holds products
     no longer sold (`skus`), or its total is not `expected_total` (`cart` shows it now); 422: the
     Idempotency-Key was used with another request, or the cart is empty."""
     service = Checkout(Checkouts(pool), orders, carts, temporal, settings, SagaStarts(pool))
-    result = await service.place(who.subject, body, idempotency_key or None)
+    result = await service.place(who.subject, body, idempotency_key)
     response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
     if result.replayed:
         response.status_code = 200
@@ -100,7 +101,7 @@ async def list_orders(
     who: CustomerPrincipal,
     pool: PoolDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: CursorQuery = None,
 ) -> OrderList:
     """The customer's orders, newest first."""
     order_ids, next_cursor = await Checkouts(pool).page_for_customer(who.subject, limit, cursor)
@@ -114,14 +115,14 @@ async def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderPublic)
-async def get_order(order_id: str, who: CustomerPrincipal, orders: OrdersDep) -> OrderPublic:
+async def get_order(order_id: OrderId, who: CustomerPrincipal, orders: OrdersDep) -> OrderPublic:
     """The order, read from its event stream (status, items, totals, history)."""
     return await visible_order(orders, order_id, who)
 
 
 @router.post("/{order_id}/cancel", status_code=202, response_model=OrderPublic)
 async def cancel_order(
-    order_id: str,
+    order_id: OrderId,
     who: CustomerPrincipal,
     orders: OrdersDep,
     temporal: TemporalDep,
@@ -154,7 +155,7 @@ async def cancel_order(
 
 @router.post("/{order_id}/accept-amendment", status_code=202, response_model=OrderPublic)
 async def accept_amendment(
-    order_id: str, who: CustomerPrincipal, orders: OrdersDep, temporal: TemporalDep
+    order_id: OrderId, who: CustomerPrincipal, orders: OrdersDep, temporal: TemporalDep
 ) -> OrderPublic:
     """Accept the amended order offered when some lines are out of stock (409 when none is)."""
     order = await visible_order(orders, order_id, who)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep
+from api.ids import OrderId
 from api.problems import Problem
-from api.validation import StorableText
+from api.validation import Moment
 from commerce.reconcile import (
     Reconciler,
     ReconciliationReport,
@@ -24,8 +25,6 @@ from eventstore.orders import OrderRepository, domain_events
 from eventstore.store import EventStore
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: payments"])
-
-OrderId = Annotated[StorableText, Path(min_length=1, max_length=100)]
 
 
 class PaymentTransactionPublic(BaseModel):
@@ -116,7 +115,7 @@ async def reconciliation(
     pool: PoolDep,
     settings: SettingsDep,
     since: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="orders placed at or after this date or RFC 3339 time (UTC if no zone)"),
     ] = None,
 ) -> ReconciliationReport:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
+from api.ids import CursorQuery, OrderId
+from api.page_tokens import PageTokensDep, visibility_page
 from api.problems import Problem
 from api.saga_updates import update_saga
 from commerce.settings import Settings
@@ -93,40 +93,22 @@ async def _summary(execution: WorkflowExecution, settings: Settings) -> SagaSumm
     )
 
 
-def _page_token(cursor: str | None) -> bytes | None:
-    if not cursor:
-        return None
-    try:
-        return base64.urlsafe_b64decode(cursor.encode())
-    except (binascii.Error, ValueError) as error:
-        raise Problem(422, "the cursor is not one this API handed out") from error
-
-
 @router.get("", response_model=SagaList)
 async def list_sagas(
     _: AdminPrincipal,
     temporal: TemporalDep,
     settings: SettingsDep,
+    tokens: PageTokensDep,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    cursor: CursorQuery = None,
 ) -> SagaList:
     """Sagas newest first, optionally only those whose order has `status`."""
     query = "WorkflowType = 'OrderFulfillmentWorkflow'"
     if status is not None:
         query += f" AND OrderStatus = '{status.value}'"  # an enum value: nothing to escape
-    pages = temporal.list_workflows(query, page_size=limit, next_page_token=_page_token(cursor))
-    try:
-        await pages.fetch_next_page()
-    except RPCError as error:
-        if error.status != RPCStatusCode.INVALID_ARGUMENT:
-            raise  # unreachable: a 503 to repeat (api/problems.py); anything else is a 500
-        raise Problem(422, error.message) from error
-    token = pages.next_page_token
-    return SagaList(
-        items=[await _summary(e, settings) for e in pages.current_page or []],
-        next_cursor=base64.urlsafe_b64encode(token).decode() if token else None,
-    )
+    found, next_cursor = await visibility_page(temporal, query, limit, cursor, tokens, "sagas")
+    return SagaList(items=[await _summary(e, settings) for e in found], next_cursor=next_cursor)
 
 
 class SagaStatistics(BaseModel):
@@ -148,7 +130,7 @@ async def saga_statistics(_: AdminPrincipal, pool: PoolDep) -> SagaStatistics:
 
 @router.get("/{order_id}", response_model=SagaDetail)
 async def saga_detail(
-    order_id: str, _: AdminPrincipal, temporal: TemporalDep, settings: SettingsDep
+    order_id: OrderId, _: AdminPrincipal, temporal: TemporalDep, settings: SettingsDep
 ) -> SagaDetail:
     """The saga's steps (status, attempts, last error, timestamps) and its Temporal UI link."""
     handle = temporal.get_workflow_handle(order_workflow_id(order_id))
@@ -174,7 +156,11 @@ async def saga_detail(
 
 @router.post("/{order_id}/retry", status_code=202, response_model=SagaDetail)
 async def retry_saga(
-    order_id: str, who: AdminPrincipal, pool: PoolDep, temporal: TemporalDep, settings: SettingsDep
+    order_id: OrderId,
+    who: AdminPrincipal,
+    pool: PoolDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> SagaDetail:
     """Resume a stalled saga's failed step with a fresh retry budget; 409 unless stalled (or when
     a cancel of the order is under way), answered at once either way."""

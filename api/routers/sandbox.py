@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
+from api.ids import OrderId
 from api.problems import Problem
 from eventstore.sandbox import SandboxLedger
 from workflows.contract import SIGNAL_PAYMENT_UPDATED, order_workflow_id
@@ -47,7 +48,7 @@ class PaymentActionOutcome(BaseModel):
 
 @router.post("/payments/{order_id}/action", status_code=202, response_model=PaymentActionOutcome)
 async def settle_payment_action(
-    order_id: str,
+    order_id: OrderId,
     body: PaymentActionOutcome,
     _: AdminPrincipal,
     pool: PoolDep,

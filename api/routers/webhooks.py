@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep
+from api.ids import CursorQuery, DeliveryId, WebhookId
 from api.problems import Problem
 from api.webhook_schemas import (
     AttemptPublic,
@@ -37,7 +38,6 @@ from eventstore.webhook_subscriptions import Subscription, WebhookSubscriptions
 
 router = APIRouter(prefix="/api/v1/admin/webhooks", tags=["admin: webhooks"])
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 
 
 async def _subscriptions(pool: PoolDep) -> WebhookSubscriptions:
@@ -109,7 +109,10 @@ async def create_webhook(
 
 @router.get("", response_model=WebhookList)
 async def list_webhooks(
-    _: AdminPrincipal, subscriptions: SubscriptionsDep, limit: Limit = 50, cursor: Cursor = None
+    _: AdminPrincipal,
+    subscriptions: SubscriptionsDep,
+    limit: Limit = 50,
+    cursor: CursorQuery = None,
 ) -> WebhookList:
     """Subscriptions, newest first."""
     items, next_cursor = await subscriptions.page(limit, cursor)
@@ -118,7 +121,7 @@ async def list_webhooks(
 
 @router.get("/{webhook_id}", response_model=WebhookPublic)
 async def get_webhook(
-    webhook_id: UUID, _: AdminPrincipal, subscriptions: SubscriptionsDep
+    webhook_id: WebhookId, _: AdminPrincipal, subscriptions: SubscriptionsDep
 ) -> WebhookPublic:
     """The subscription (its secret is never shown again)."""
     return WebhookPublic.of(await _existing(subscriptions, webhook_id))
@@ -126,7 +129,7 @@ async def get_webhook(
 
 @router.patch("/{webhook_id}", response_model=WebhookPublic)
 async def update_webhook(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     body: WebhookUpdate,
     _: AdminPrincipal,
     subscriptions: SubscriptionsDep,
@@ -149,7 +152,7 @@ async def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(
-    webhook_id: UUID, _: AdminPrincipal, subscriptions: SubscriptionsDep
+    webhook_id: WebhookId, _: AdminPrincipal, subscriptions: SubscriptionsDep
 ) -> Response:
     """Remove the subscription and its delivery log; nothing more is sent to it."""
     if not await subscriptions.delete(webhook_id):
@@ -159,7 +162,7 @@ async def delete_webhook(
 
 @router.post("/{webhook_id}/rotate-secret", response_model=SecretRotated)
 async def rotate_secret(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     _: AdminPrincipal,
     subscriptions: SubscriptionsDep,
     settings: SettingsDep,
@@ -180,13 +183,13 @@ async def rotate_secret(
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
 async def list_deliveries(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     _: AdminPrincipal,
     subscriptions: SubscriptionsDep,
     pool: PoolDep,
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> DeliveryList:
     """Deliveries newest first: status, attempts, last response code and time."""
     await _existing(subscriptions, webhook_id)
@@ -196,7 +199,7 @@ async def list_deliveries(
 
 @router.get("/{webhook_id}/deliveries/{delivery_id}", response_model=DeliveryDetail)
 async def get_delivery(
-    webhook_id: UUID, delivery_id: UUID, _: AdminPrincipal, pool: PoolDep
+    webhook_id: WebhookId, delivery_id: DeliveryId, _: AdminPrincipal, pool: PoolDep
 ) -> DeliveryDetail:
     """One delivery and every attempt made (each attempt is stored as it starts)."""
     found = await WebhookDeliveries(pool).get(webhook_id, delivery_id)
@@ -210,8 +213,8 @@ async def get_delivery(
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202)
 async def redeliver(
-    webhook_id: UUID,
-    delivery_id: UUID,
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
     _: AdminPrincipal,
     subscriptions: SubscriptionsDep,
     pool: PoolDep,

@@ -3,6 +3,8 @@ the provider's references, from the order's events, and its totals."""
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import httpx
 from temporalio.client import Client
@@ -72,11 +74,14 @@ async def test_an_amended_order_shows_one_authorization_captured_for_less(
 async def test_the_payments_view_is_for_admins_and_known_orders(
     http: httpx.AsyncClient, admin: Caller, customer: Caller
 ) -> None:
-    unknown = await http.get("/api/v1/admin/orders/no-such-order/payments", headers=admin.headers)
+    no_such_order = uuid.uuid4()
+    unknown = await http.get(
+        f"/api/v1/admin/orders/{no_such_order}/payments", headers=admin.headers
+    )
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == "application/problem+json"
     refused = await http.get(
-        "/api/v1/admin/orders/no-such-order/payments", headers=customer.headers
+        f"/api/v1/admin/orders/{no_such_order}/payments", headers=customer.headers
     )
     assert refused.status_code == 403
     nul = await http.get("/api/v1/admin/orders/a%00b/payments", headers=admin.headers)

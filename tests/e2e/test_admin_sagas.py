@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -131,7 +132,7 @@ async def test_retry_of_a_saga_that_is_not_stalled_is_409_and_unknown_is_404(
     order_id = await _place(http, customer, create_product)
     await wait_for_status(http, customer, order_id)
     done = await http.post(f"/api/v1/admin/sagas/{order_id}/retry", headers=admin.headers)
-    unknown = await http.get("/api/v1/admin/sagas/no-such-order", headers=admin.headers)
+    unknown = await http.get(f"/api/v1/admin/sagas/{uuid.uuid4()}", headers=admin.headers)
     assert (done.status_code, unknown.status_code) == (409, 404)
 
 
@@ -177,3 +178,39 @@ async def test_statistics_add_up_to_the_orders_placed(
     assert stats["compensations"] >= 3
     assert stats["duration_ms"]["p50"] is not None
     assert stats["duration_ms"]["p50"] <= stats["duration_ms"]["p99"]
+
+
+async def test_the_saga_list_pages_on_with_its_own_cursor_and_no_other(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct
+) -> None:
+    placed = {await _place(http, customer, create_product) for _ in range(2)}
+    for _ in range(100):  # visibility is eventually consistent
+        first = (await http.get("/api/v1/admin/sagas?limit=1", headers=admin.headers)).json()
+        if first["next_cursor"] and placed <= {s["order_id"] for s in await _all(http, admin)}:
+            break
+        await asyncio.sleep(0.1)
+    cursor = first["next_cursor"]
+    second = await http.get(
+        "/api/v1/admin/sagas", params={"limit": 1, "cursor": cursor}, headers=admin.headers
+    )
+    assert second.status_code == 200, second.text
+    assert [s["order_id"] for s in second.json()["items"]] != [
+        s["order_id"] for s in first["items"]
+    ]
+    tampered = cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BA")
+    for path, given in [("/api/v1/admin/returns", cursor), ("/api/v1/admin/sagas", tampered)]:
+        refused = await http.get(path, params={"cursor": given}, headers=admin.headers)
+        assert refused.status_code == 422, refused.text
+
+
+async def _all(http: httpx.AsyncClient, admin: Caller) -> list[dict[str, Any]]:
+    """Every saga listed, page after page of 50."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        page = (await http.get("/api/v1/admin/sagas", params=params, headers=admin.headers)).json()
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found

@@ -1,6 +1,7 @@
 """Fuzz every /api/v1 endpoint from the app's own OpenAPI, as a customer and as an admin:
-no input yields a 5xx, and every error is a problem document; and every write operation of that
-document refuses an oversized body (413) and a missing or forged token (401)."""
+no input yields a 5xx, and every error is a problem document; input outside the document is
+refused, an identifier or cursor that does not fit its type with a 422; and every write operation
+of that document refuses an oversized body (413) and a missing or forged token (401)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from api.app import WEBHOOK_PATHS
 from commerce.settings import Settings
@@ -59,6 +62,30 @@ async def _send(http: httpx.AsyncClient, case: Any, headers: dict[str, str]) -> 
         headers={**sent_headers, **headers},
         **body,
     )
+
+
+_MISSES = {"Not Found", "Method Not Allowed"}
+
+
+def _accepted_negative(case: Any, answer: httpx.Response) -> list[str]:
+    """Input outside the document is refused: never a 2xx; and an identifier in the path that
+    does not fit its type is refused as such (422, or 400 for a body that does not parse
+    either), never looked up."""
+    data = case.meta.phase.data
+    negated = {data.parameter, *(m.parameter for m in getattr(data, "mutations", ()))}
+    if "Authorization" in negated:  # _send gives every request the caller's token
+        return []
+    where = f"{case.method} {case.formatted_path} {case.query} {case.headers}"
+    try:
+        case.validate_response(answer, checks=[negative_data_rejection])
+    except BaseExceptionGroup as accepted:  # schemathesis's FailureGroup
+        return [f"{where}: {accepted.exceptions[0]}"]
+    if case.meta.is_negative_at(ParameterLocation.PATH):
+        # A path that no longer names this route (an encoded `/`) is not found by the router.
+        routing_miss = answer.status_code in (404, 405) and answer.json()["detail"] in _MISSES
+        if answer.status_code not in (400, 422) and not routing_miss:
+            return [f"{where}: {answer.status_code} {answer.text}"]
+    return []
 
 
 def _operations(app: FastAPI) -> list[Any]:
@@ -116,6 +143,8 @@ async def test_generated_requests_to_every_endpoint_never_get_a_5xx(
                     failures.append(f"{variant.method} {variant.formatted_path}: {answer.text}")
                 elif answer.status_code >= 400:
                     assert answer.headers["content-type"] == "application/problem+json"
+                if variant is case and mode is GenerationMode.NEGATIVE:
+                    failures += _accepted_negative(case, answer)
         if operation.path.startswith("/api/v1/admin/sandbox/"):
             # A provider switched off answers 503 where a route asks it (reconciliation): an
             # outage, not bad input. The operations after this one are fuzzed with it up.

@@ -85,7 +85,7 @@ async def test_a_postgres_that_never_answers_is_a_503(settings: Settings) -> Non
 async def test_a_temporal_that_never_answers_is_a_503(settings: Settings) -> None:
     async with black_hole() as port, client_for(settings, temporal_address=f"127.0.0.1:{port}") as client:  # fmt: skip
         admin = make_caller(settings, "admin")
-        query = client.get("/api/v1/admin/shipments/some-order", headers=admin.headers)
+        query = client.get(f"/api/v1/admin/shipments/{uuid.uuid4()}", headers=admin.headers)
         _assert_fast_503(await asyncio.wait_for(query, HANG_GUARD_S), "Temporal")
         listing = client.get("/api/v1/admin/sagas", headers=admin.headers)
         answer = await asyncio.wait_for(listing, HANG_GUARD_S)

@@ -6,7 +6,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.after_sale_inputs import ReturnRequest
-
     from workflows.order_return import ReturnWorkflow
 
 
