@@ -32,11 +32,13 @@ from activities.shipment import ShipmentActivities
 from api.retry_carts import RedisRetryCarts
 from commerce.connections import connect_temporal, create_pool, redis_options
 from commerce.customer_keys import customer_search_key
+from commerce.delivery_sweep import DeliverySweep
 from commerce.event_dispatcher import EventDispatcher
 from commerce.saga_reconciler import SagaReconciler
 from commerce.settings import Settings, get_settings
 from commerce.telemetry import configure_tracing
 from eventstore.catalog import Catalog
+from eventstore.delivery_deadlines import DeliveryDeadlines
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
 from eventstore.projections import Projector
@@ -64,6 +66,7 @@ def sandbox_ports(pool: asyncpg.Pool, carts: RetryCarts | None = None) -> SagaPo
         shipping=SandboxShipping(ledger),
         notifier=SandboxNotifications(ledger),
         carts=carts,
+        deadlines=DeliveryDeadlines(pool),
     )
 
 
@@ -221,6 +224,7 @@ async def run_worker(settings: Settings) -> int:
         asyncio.create_task(Projector(pool).run_forever(stop)),
         asyncio.create_task(reconciler.run_forever(stop)),
         asyncio.create_task(dispatcher.run_forever(stop)),
+        asyncio.create_task(DeliverySweep(pool, settings.delivery_sweep_s).run_forever(stop)),
     ]
     try:
         async with build_worker(

@@ -76,7 +76,10 @@ class CompensationActivities(OrderSteps):
             await self._ports.spending.release(change.order_id)
         order = await self._load(change.order_id)
         if not _already_recorded(order, change):
-            _decide(order, change, await self._retry_cart(order, change))
+            if change.kind is SagaEventKind.COMPLETED:
+                await self._complete(order, change.delivery_timeout_s)
+            else:
+                _decide(order, change, await self._retry_cart(order, change))
             await self._save(order)
 
     async def _retry_cart(self, order: Order, change: SagaEventInput) -> str | None:

@@ -124,6 +124,6 @@ class FulfillmentActivities(OrderSteps):
         name and result stay, so running sagas and recorded histories need no new version."""
         order = await self._load(step.order_id)
         if not order.is_terminal:
-            order.complete()
+            await self._complete(order, step.delivery_timeout_s)
             await self._save(order)
         return _done()

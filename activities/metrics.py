@@ -17,6 +17,7 @@ from temporalio.worker import (
 )
 
 from domain import events as ev
+from eventstore.shipment_metrics import SHIPMENT_REPORTS
 
 ORDERS_COMPLETED = Counter("commerce_orders_completed_total", "Orders whose saga completed")
 ORDERS_FAILED = Counter("commerce_orders_failed_total", "Orders that failed and were compensated")
@@ -31,11 +32,6 @@ SAGA_COMPENSATIONS = Counter(
 DELIVERIES_OVERDUE = Counter(
     "commerce_deliveries_overdue_total",
     "Completed orders not delivered within COMMERCE_DELIVERY_TIMEOUT_S (DeliveryOverdue appended)",
-)
-SHIPMENT_REPORTS = Counter(
-    "commerce_shipment_events_total",
-    "Carrier reports recorded on orders (stale and repeated ones are not counted)",
-    ["status"],
 )
 CLEANUPS_DEFERRED = Counter(
     "commerce_saga_cleanups_deferred_total",

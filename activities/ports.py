@@ -10,6 +10,7 @@ from typing import Protocol
 
 from activities.providers import Notifier, PaymentGateway, ShippingCarrier
 from domain.values import OrderLine
+from eventstore.delivery_deadlines import DeliveryDeadlines
 from eventstore.inventory import Inventory
 from eventstore.orders import OrderRepository
 from eventstore.spending import SpendingLimits
@@ -40,3 +41,4 @@ class SagaPorts:
     shipping: ShippingCarrier
     notifier: Notifier
     carts: RetryCarts | None = None
+    deadlines: DeliveryDeadlines | None = None  # None: no delivery is watched (some tests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
@@ -48,6 +49,16 @@ class OrderSteps:
         if order is None:
             raise ApplicationError(f"order {order_id} has no events", non_retryable=True)
         return order
+
+    async def _complete(self, order: Order, delivery_timeout_s: int) -> None:
+        """Complete the order; with a delivery timeout its deadline is kept first, so the
+        delivery sweep knows every completed order it must watch."""
+        due = ""
+        deadlines = self._ports.deadlines
+        if delivery_timeout_s and deadlines is not None:
+            wanted = datetime.now(UTC) + timedelta(seconds=delivery_timeout_s)
+            due = (await deadlines.set(order.order_id, wanted)).isoformat()
+        order.complete(due)
 
     async def _save(self, order: Order) -> None:
         if order.pending_events:

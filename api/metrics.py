@@ -27,6 +27,7 @@ from eventstore.reconciliation_runs import ReconciliationRuns
 
 log = logging.getLogger(__name__)
 
+
 HTTP_REQUESTS = Counter(
     "commerce_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     saga_reconcile_s: int = Field(default=30, ge=1)
     # A completed order not reported delivered by then is marked overdue (DeliveryOverdue).
     delivery_timeout_s: int = Field(default=14 * 86400, ge=1)
+    # The worker's delivery sweep looks for deliveries past their deadline this often.
+    delivery_sweep_s: float = Field(default=60, gt=0)
     # Returns: asked within this many days of delivery; closed without refund when the goods do
     # not arrive within the receive timeout of approval.
     return_window_days: int = Field(default=30, ge=0)

@@ -168,7 +168,11 @@ class NotificationsSent(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCompleted(DomainEvent):
-    """The saga finished successfully."""
+    """The saga finished successfully. `delivery_due_at` (RFC 3339): when the parcel must have
+    been delivered, after which the delivery sweep marks it overdue; empty for orders whose
+    delivery a ShipmentTrackingWorkflow follows (completed before the sweep existed)."""
+
+    delivery_due_at: str = ""
 
 
 # Listed by hand rather than collected by __init_subclass__: slots=True makes

@@ -213,14 +213,15 @@ class Order(AfterSale):
         self._refuse_if(already_sent, ev.NotificationsSent, "notifications were already sent")
         self._record(ev.NotificationsSent(order_id=self.order_id, channels=tuple(channels)))
 
-    def complete(self) -> None:
+    def complete(self, delivery_due_at: str = "") -> None:
+        """End the saga; `delivery_due_at` (RFC 3339) starts the delivery clock."""
         self._require(ev.OrderCompleted, S.PAYMENT_CAPTURED)
         charged = self.net_captured
         wrong = charged != self.total
         self._refuse_if(
             wrong, ev.OrderCompleted, f"{charged} is charged, the total is {self.total}"
         )
-        self._record(ev.OrderCompleted(order_id=self.order_id))
+        self._record(ev.OrderCompleted(order_id=self.order_id, delivery_due_at=delivery_due_at))
 
     def stall(self, step: str, error: str) -> None:
         self._require(ev.SagaStalled, *STALLABLE_STATUSES)

@@ -107,6 +107,8 @@ class OrderState:
         self.refund_outcomes: dict[str, str] = {}  # request id -> "issued" or "failed"
         self.returns: dict[str, Return] = {}
         self.delivered_at: str | None = None  # RFC 3339, as the carrier reported it
+        # RFC 3339; None: a ShipmentTrackingWorkflow keeps the delivery clock (older orders).
+        self.delivery_due_at: str | None = None
         self.notification_channels: tuple[str, ...] | None = None
         self.failure_reason: str | None = None
         self.retry_cart_id: str | None = None  # the cart that gave the lines back (rules)
@@ -280,6 +282,7 @@ class OrderState:
             case NotificationsSent():
                 self.notification_channels = event.channels
             case OrderCompleted():
+                self.delivery_due_at = event.delivery_due_at or None
                 self.status = OrderStatus.COMPLETED
             case SagaStalled():
                 self.resume_status = self.status

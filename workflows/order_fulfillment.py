@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 PARTIAL_CAPTURE_PATCH = "partial-capture"
+DELIVERY_SWEEP_PATCH = "delivery-sweep"
 
 # Each forward step and the status it leaves the order in (what undoes it: saga_undo.UNDO).
 FORWARD = (
@@ -94,6 +95,9 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         self._completing = False  # the last step, which completes the order, has begun
         self._pending_cleanup: list[str] = []
         self._payment_updated = False  # the gateway told of a payment awaiting the customer
+        # Since the delivery-sweep patch the delivery clock is a deadline the worker's sweep
+        # watches, not a second workflow per order.
+        self._delivery_swept = False
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
@@ -120,7 +124,11 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
                 outcome = await self._compensate_before_money_exact(done, stop)
         else:
             outcome = await self._notify_and_complete()
-        if outcome.status == "completed" and workflow.patched("shipment-lifecycle"):
+        if (
+            outcome.status == "completed"
+            and not self._delivery_swept
+            and workflow.patched("shipment-lifecycle")
+        ):
             await self._start_shipment_tracking()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
@@ -332,6 +340,11 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         await self._run_step(AUTHORIZE_PAYMENT, self._amendment_payment_step())
         view.status, self._current = "running", view.name
 
+    def _delivery_is_swept(self) -> bool:
+        """Since the delivery-sweep patch, a deadline the worker's sweep watches replaces the
+        tracking workflow each completed saga started before."""
+        return workflow.patched(DELIVERY_SWEEP_PATCH)
+
     def _amendment_payment_step(self) -> str:
         """Since the partial-capture patch the gateway decides: a smaller capture later, or a
         void and a new authorization now (sagas that began before it always re-authorize)."""
@@ -355,10 +368,12 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
     async def _notify_and_complete(self) -> SagaOutcome:
         view = self._steps[SEND_NOTIFICATIONS]
         view.status, view.started_at, self._current = "running", workflow.now(), SEND_NOTIFICATIONS
+        self._delivery_swept = self._delivery_is_swept()
+        due_in = self._input.policy.delivery_timeout_s if self._delivery_swept else 0
         try:
             result = await workflow.execute_activity(
                 SEND_NOTIFICATIONS,
-                StepInput(self._order_id),
+                StepInput(self._order_id, delivery_timeout_s=due_in),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=NOTIFY_RETRY,
                 summary=self._summary(SEND_NOTIFICATIONS),
@@ -369,7 +384,9 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
             # Notifications never fail the order: it completes without them.
             view.attempts, view.status = NOTIFY_RETRY.maximum_attempts, "failed"
             view.last_error = str(error.cause or error)
-            await self._record(SagaEventKind.COMPLETED, SEND_NOTIFICATIONS)
+            await self._record(
+                SagaEventKind.COMPLETED, SEND_NOTIFICATIONS, delivery_timeout_s=due_in
+            )
         view.finished_at, self._current = workflow.now(), None
         self._set_status("completed")
         return SagaOutcome(self._order_id, "completed")

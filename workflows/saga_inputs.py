@@ -25,6 +25,8 @@ BUSINESS_ERRORS = [
 class StepInput:
     order_id: str
     payment_token: str = ""
+    # Completion: seconds from now until delivery is overdue (0: a tracking workflow follows it).
+    delivery_timeout_s: int = 0
 
 
 @dataclass
@@ -81,6 +83,7 @@ class SagaEventInput:
     step: str = ""
     reason: str = ""
     steps: list[str] = field(default_factory=list)
+    delivery_timeout_s: int = 0  # COMPLETED: as StepInput's
 
 
 @dataclass

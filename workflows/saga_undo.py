@@ -289,14 +289,19 @@ class SagaUndo:
         self._undone(step)
 
     async def _record(
-        self, kind: SagaEventKind, step: str, reason: str = "", steps: list[str] | None = None
+        self,
+        kind: SagaEventKind,
+        step: str,
+        reason: str = "",
+        steps: list[str] | None = None,
+        delivery_timeout_s: int = 0,
     ) -> None:
         """Record a change of the saga's course. The order refusing it means this code and the
         domain disagree (a bug): the workflow task fails, visibly, until a fix is deployed."""
         try:
             await workflow.execute_activity(
                 "record_saga_event",
-                SagaEventInput(self._order_id, kind, step, reason, steps or []),
+                SagaEventInput(self._order_id, kind, step, reason, steps or [], delivery_timeout_s),
                 start_to_close_timeout=STEP_TIMEOUT,
                 summary=self._summary("record_saga_event", kind),
                 retry_policy=UNDO_RETRY,

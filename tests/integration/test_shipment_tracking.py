@@ -1,4 +1,5 @@
-"""After a completed saga, its ShipmentTrackingWorkflow follows the parcel (real Temporal)."""
+"""The ShipmentTrackingWorkflow that follows the parcel of orders completed before the delivery
+sweep (real Temporal); orders since are watched by the sweep (test_delivery_sweep.py)."""
 
 from __future__ import annotations
 
@@ -65,10 +66,14 @@ async def test_an_undelivered_shipment_turns_overdue_and_a_late_delivery_still_l
     temporal_client: Client, pool: asyncpg.Pool
 ) -> None:
     overdue_before = DELIVERIES_OVERDUE._value.get()
-    policy = SagaPolicy(**{**vars(FAST), "delivery_timeout_s": 2})
     async with running_worker(temporal_client, pool) as queue:
-        order_id = await _completed_order(temporal_client, pool, queue, policy)
-        tracker = temporal_client.get_workflow_handle(shipment_workflow_id(order_id))
+        order_id = await _completed_order(temporal_client, pool, queue, FAST)
+        tracker = await temporal_client.start_workflow(  # as sagas before the sweep started it
+            ShipmentTrackingWorkflow.run,
+            ShipmentTrackingInput(order_id, delivery_timeout_s=2),
+            id=shipment_workflow_id(order_id),
+            task_queue=queue,
+        )
         await _wait_for_event(pool, order_id, "DeliveryOverdue")
         # The event is stored before the workflow hears the activity's answer: ask until it has.
         for _ in range(200):

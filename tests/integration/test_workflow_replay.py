@@ -42,6 +42,7 @@ from tests.integration.unversioned_amendment import FailsWhereItOffered
 from tests.integration.unversioned_money_exact import (
     CompensatesAsBeforeTheMoneyExactPatch,
     ReauthorizesAsBeforeThePartialCapturePatch,
+    TracksEveryDeliveryWithAWorkflow,
 )
 from tests.integration.unversioned_return_label import LabelsEveryReturn
 from worker import sandbox_ports
@@ -82,6 +83,9 @@ AMENDMENT_CASES = ("amendment_accepted",)
 # Recorded after the undo-unrecorded-step patch: an authorization whose answer was lost, the
 # stall timing out, and the authorization found by its key and voided.
 LOST_ANSWER_CASES = ("lost_authorization_voided",)
+# Recorded after the delivery-sweep patch: a completed saga that starts no tracking workflow
+# (its delivery deadline is kept for the worker's sweep).
+DELIVERY_SWEEP_CASES = ("completed_with_delivery_deadline",)
 # Recorded after the partial-capture patch: the amended total captured from the original
 # authorization (no void, no second authorization).
 PARTIAL_CAPTURE_CASES = ("amendment_partially_captured",)
@@ -150,6 +154,19 @@ async def test_record_amendment_history(temporal_client: Client, pool: asyncpg.P
         await saga.result()
     history = await saga.fetch_history()
     (HISTORIES / f"{AMENDMENT_CASES[0]}.json").write_text(history.to_json())
+
+
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_delivery_sweep_history(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    order_id = await place_order(pool, [(await add_product(pool, on_hand=10), 1)])
+    async with running_worker(clear, pool) as queue:
+        saga = await start_saga(clear, queue, order_id, "tok_ok")
+        await saga.result()
+    history = await saga.fetch_history()
+    (HISTORIES / f"{DELIVERY_SWEEP_CASES[0]}.json").write_text(history.to_json())
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -302,7 +319,7 @@ def _replayer() -> Replayer:
     "case",
     [
         *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
-        *PARTIAL_CAPTURE_CASES, *RETURN_CASES,
+        *PARTIAL_CAPTURE_CASES, *RETURN_CASES, *DELIVERY_SWEEP_CASES,
     ],
 )  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
@@ -338,3 +355,9 @@ async def test_asking_for_a_return_label_without_the_patch_fails_the_replay() ->
     replayer = Replayer(workflows=[LabelsEveryReturn])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(RETURN_CASES[0]))
+
+
+async def test_tracking_every_delivery_with_a_workflow_without_the_patch_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[TracksEveryDeliveryWithAWorkflow])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(DELIVERY_SWEEP_CASES[0]))

@@ -33,3 +33,15 @@ class ReauthorizesAsBeforeThePartialCapturePatch(OrderFulfillmentWorkflow):
 
     def _amendment_payment_step(self) -> str:
         return "reauthorize_payment"
+
+
+@workflow.defn(name="OrderFulfillmentWorkflow")
+class TracksEveryDeliveryWithAWorkflow(OrderFulfillmentWorkflow):
+    """Starts a tracking workflow for every completed order again, without the patch."""
+
+    @workflow.run
+    async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
+        return await super().run(order)
+
+    def _delivery_is_swept(self) -> bool:
+        return False
