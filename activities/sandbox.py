@@ -1,4 +1,4 @@
-"""Simulated providers that behave by their inputs (see the sandbox table in the README).
+"""Simulated providers that behave by their inputs (see the table in docs/sandbox.md).
 
 Their effects go to `sandbox_ledger` once per idempotency key, in PostgreSQL, so every worker
 process shares them and tests can count authorizations and captures per order.

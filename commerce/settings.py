@@ -1,4 +1,4 @@
-"""Every knob of the service, read once from the environment (see the README's table)."""
+"""Every knob of the service, read once from the environment (the table in docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     # in production the webhook answers 503 until it is set.
     carrier_webhook_secret: Annotated[str | None, SecretSetting()] = None
 
-    # Payments: `sandbox` (simulated, see the README) or `stripe`. Shipping and notifications
+    # Payments: `sandbox` (simulated, see docs/sandbox.md) or `stripe`. Shipping and notifications
     # are sandbox-only, so production also needs `allow_sandbox_providers` until they are real.
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     allow_sandbox_providers: bool = False

@@ -26,7 +26,7 @@ REQUIRED_APP_ENV = {
     "COMMERCE_CUSTOMER_KEY_SECRET", "COMMERCE_JWT_ISSUER", "COMMERCE_JWT_AUDIENCE",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
 }  # fmt: skip
-# What the operator exports before `docker compose up` (README, "Docker Compose").
+# What the operator exports before `docker compose up` (docs/production.md, "Docker Compose").
 OPERATOR_SECRETS = {
     "COMMERCE_JWT_SECRET": secrets.token_hex(32),
     "COMMERCE_PAYLOAD_KEYS": new_key_spec("k1"),

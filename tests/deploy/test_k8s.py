@@ -143,13 +143,16 @@ def test_pods_carry_prometheus_scrape_annotations(resources: list[Resource]) -> 
         assert port in ports
 
 
-# The Secret the README has the operator create, by name: `--from-literal=NAME=...`.
-def readme_secret_names() -> list[str]:
-    return re.findall(r"--from-literal=(\w+)=", (REPO / "README.md").read_text())
+# The Secret docs/production.md has the operator create, by name: `--from-literal=NAME=...`.
+PRODUCTION_GUIDE = REPO / "docs" / "production.md"
+
+
+def guide_secret_names() -> list[str]:
+    return re.findall(r"--from-literal=(\w+)=", PRODUCTION_GUIDE.read_text())
 
 
 def generated_secrets() -> dict[str, str]:
-    values = {name: secrets.token_hex(32) for name in readme_secret_names()}
+    values = {name: secrets.token_hex(32) for name in guide_secret_names()}
     values["COMMERCE_PAYLOAD_KEYS"] = new_key_spec("k1")
     password = secrets.token_hex(16)
     values["COMMERCE_DATABASE_URL"] = f"postgresql://commerce:{password}@postgres:5432/commerce"
@@ -161,15 +164,15 @@ def test_no_manifest_carries_a_secret(resources: list[Resource]) -> None:
     config = find(resources, "ConfigMap", "commerce-settings")["data"]
     secret_like = re.compile(r"SECRET|PASSWORD|_KEYS?$|DATABASE_URL")
     assert not [name for name in config if secret_like.search(name)]
-    names = set(readme_secret_names())
+    names = set(guide_secret_names())
     required = {"COMMERCE_JWT_SECRET", "COMMERCE_PAYLOAD_KEYS", "COMMERCE_CUSTOMER_KEY_SECRET"}
     assert required | {"COMMERCE_DATABASE_URL"} <= names
-    assert "openssl rand" in (REPO / "README.md").read_text()
+    assert "openssl rand" in PRODUCTION_GUIDE.read_text()
 
 
 def test_app_containers_read_settings_that_exist(resources: list[Resource]) -> None:
     config = find(resources, "ConfigMap", "commerce-settings")["data"]
-    secret = set(readme_secret_names())
+    secret = set(guide_secret_names())
     assert not secret & set(config)
     assert config["COMMERCE_ENVIRONMENT"] == "production"
     unknown = [name for name in {*config, *secret} if not is_known_env(name)]

@@ -22,7 +22,7 @@ def test_every_secret_like_value_in_the_repository_is_published() -> None:
 
 def test_the_scan_sees_the_files_secrets_are_copied_from() -> None:
     scanned = {path.relative_to(REPO).as_posix() for path, _ in published_values()}
-    assert {"README.md", "docker-compose.yml", "tests/conftest.py"} <= scanned
+    assert {"docs/production.md", "docker-compose.yml", "tests/conftest.py"} <= scanned
     values = {value for _, value in published_values()}
     assert "test-secret-for-the-suite-only-0123456789" in values  # tests/conftest.py
     assert digest("test-secret-for-the-suite-only-0123456789") in PUBLISHED_DIGESTS
