@@ -7,6 +7,7 @@ query logger on the pool the catalog reads through.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,9 +15,14 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as redis
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from api.cart_store import CartStore
+from api.catalog_cache import CatalogCache
+from api.catalog_watch import CatalogWatch
 from commerce.settings import Settings
+from commerce.tokens import mint_token
 from eventstore.catalog import Catalog
 
 ADDS = 10
@@ -81,12 +87,51 @@ async def test_an_add_to_a_cart_this_process_wrote_last_is_one_redis_round_trip(
     assert (await store.owned(cart.id, cart.customer_id)).items[0].quantity == ADDS + 1
 
 
-async def test_an_add_to_cart_request_costs_at_most_three_redis_round_trips(
-    http: Any, settings: Settings, sku: str, monkeypatch: pytest.MonkeyPatch
+async def test_an_add_to_a_cart_another_process_wrote_last_is_two_round_trips(
+    counted_redis: redis.Redis, pool: asyncpg.Pool, sku: str
 ) -> None:
-    """The write budgets (per IP, per customer: one script each, api/limits.py) and the cart."""
-    from commerce.tokens import mint_token
+    one = CartStore(counted_redis, Catalog(pool), _settings())
+    two = CartStore(counted_redis, Catalog(pool), _settings())
+    cart = await one.create(f"rt-{uuid.uuid4().hex[:8]}")
+    await one.add_item(cart.id, cart.customer_id, sku, 1)
 
+    before = _Counted.sent
+    for turn in range(ADDS):  # each finds the other's write: its document is stale or absent
+        await (two if turn % 2 == 0 else one).add_item(cart.id, cart.customer_id, sku, 1)
+
+    assert (_Counted.sent - before) / ADDS <= 2
+    assert (await one.owned(cart.id, cart.customer_id)).items[0].quantity == ADDS + 1
+
+
+async def test_an_add_with_a_watched_price_cache_asks_postgresql_nothing(
+    counted_redis: redis.Redis,
+    statements: tuple[asyncpg.Pool, list[str]],
+    postgres_url: str,
+    sku: str,
+) -> None:
+    counted_pool, seen = statements
+    cache = CatalogCache(Catalog(counted_pool), 100, 60.0)
+    watch = CatalogWatch(cache, lambda: asyncpg.connect(postgres_url))
+    await watch.open()
+    try:
+        store = CartStore(counted_redis, Catalog(counted_pool), _settings(), prices=cache)
+        cart = await store.create(f"rt-{uuid.uuid4().hex[:8]}")
+        await store.add_item(cart.id, cart.customer_id, sku, 1)  # the first asks for the price
+
+        seen.clear()
+        for _ in range(ADDS):
+            await store.add_item(cart.id, cart.customer_id, sku, 1)
+    finally:
+        await watch.close()
+
+    assert seen == []
+
+
+async def test_an_add_to_cart_request_costs_three_redis_round_trips_and_no_price_query(
+    app: FastAPI, http: Any, settings: Settings, sku: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write budgets (per IP, per customer: one script each, api/limits.py) and the cart;
+    the price comes from the API process's cache."""
     sent = 0
     send = redis.Connection.send_packed_command
 
@@ -95,11 +140,23 @@ async def test_an_add_to_cart_request_costs_at_most_three_redis_round_trips(
         sent += 1
         await send(self, command, check_health)
 
+    async with asyncio.timeout(30):
+        while not app.state.resources.catalog_cache.serving():
+            await asyncio.sleep(0.01)
     headers = {"Authorization": f"Bearer {mint_token(settings, uuid.uuid4().hex, ['customer'])}"}
     cart = (await http.post("/api/v1/cart/", json={}, headers=headers)).json()
     url = f"/api/v1/cart/{cart['id']}/items"
     assert (await http.post(url, json={"sku": sku, "quantity": 1}, headers=headers)).is_success
+    read_from_postgresql = _lookups("miss") + _lookups("bypass")
     monkeypatch.setattr(redis.Connection, "send_packed_command", counted)
+
     for _ in range(ADDS):
         assert (await http.post(url, json={"sku": sku, "quantity": 1}, headers=headers)).is_success
+
     assert sent / ADDS <= 3
+    assert _lookups("miss") + _lookups("bypass") == read_from_postgresql
+
+
+def _lookups(result: str) -> float:
+    sample = REGISTRY.get_sample_value("commerce_catalog_cache_lookups_total", {"result": result})
+    return sample or 0.0
