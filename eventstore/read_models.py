@@ -184,6 +184,15 @@ class OrderSummaries:
             return items, None
         return items, encode_page_cursor(items[-1]["created_at"], items[-1]["order_id"])
 
+    async def statuses(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The projected status of each of these orders the read model has."""
+        if not order_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT order_id, status FROM order_summaries WHERE order_id = ANY($1)", order_ids
+        )
+        return {r["order_id"]: r["status"] for r in rows}
+
     async def lag(self) -> int:
         return await projector_lag(self._pool, self._projection)
 

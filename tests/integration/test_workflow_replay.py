@@ -36,11 +36,16 @@ from tests.integration.unversioned_money_exact import (
     CompensatesAsBeforeTheMoneyExactPatch,
     ReauthorizesAsBeforeThePartialCapturePatch,
 )
+from tests.integration.unversioned_operator_statuses import (
+    UpsertsEveryStatusUnversioned,
+    UpsertsOperatorStatusesUnversioned,
+)
 from worker import sandbox_ports
 from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
     UPDATE_CARRIER_EVENT,
+    UPDATE_RETRY,
     CancelRequest,
     CarrierAnswer,
     CarrierReport,
@@ -67,6 +72,9 @@ PARTIAL_CAPTURE_CASES = ("amendment_partially_captured",)
 # cancel (resolved forward: recorded, refunded in full); and a cancel during a shipping outage
 # (the order ends at once, the carrier is asked later: CleanupDeferred, CleanupCompleted).
 MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
+# Recorded after the operator-statuses patch: `OrderStatus` upserted only into and out of the
+# statuses operators list by; a completed order, and one that stalled and was retried.
+OPERATOR_STATUS_CASES = ("completed_operator_statuses", "stalled_retried_operator_statuses")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -196,6 +204,34 @@ async def test_record_money_exact_histories(temporal_client: Client, pool: async
         (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_operator_status_histories(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    ledger = SandboxLedger(pool)
+    completed = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    stalled = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    try:
+        async with running_worker(clear, pool) as queue:
+            saga = await start_saga(clear, queue, completed, "tok_ok")
+            await saga.result()
+            await ledger.set_available("shipping", False)
+            retried = await start_saga(clear, queue, stalled, "tok_ok")
+            while "SagaStalled" not in await event_types(pool, stalled):
+                await asyncio.sleep(0.1)
+            await ledger.set_available("shipping", True)
+            await retried.execute_update(UPDATE_RETRY)
+            await retried.result()
+    finally:
+        await ledger.set_available("shipping", True)
+    for case, handle in zip(OPERATOR_STATUS_CASES, (saga, retried), strict=True):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{case}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -213,7 +249,7 @@ def _replayer() -> Replayer:
     "case",
     [
         *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
-        *PARTIAL_CAPTURE_CASES,
+        *PARTIAL_CAPTURE_CASES, *OPERATOR_STATUS_CASES,
     ],
 )  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
@@ -243,3 +279,16 @@ async def test_re_authorizing_an_amendment_without_the_patch_fails_the_replay() 
     replayer = Replayer(workflows=[ReauthorizesAsBeforeThePartialCapturePatch])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(PARTIAL_CAPTURE_CASES[0]))
+
+
+@pytest.mark.parametrize("case", OPERATOR_STATUS_CASES)
+async def test_upserting_every_status_without_the_patch_fails_the_replay(case: str) -> None:
+    replayer = Replayer(workflows=[UpsertsEveryStatusUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(case))
+
+
+async def test_upserting_operator_statuses_only_without_the_patch_fails_older_replays() -> None:
+    replayer = Replayer(workflows=[UpsertsOperatorStatusesUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history("completed"))
