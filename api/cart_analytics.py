@@ -79,15 +79,18 @@ def record_change(
     """Move the totals from the cart's old contribution to its new one; renew its expiry."""
     if new.items != old.items:
         pipe.hincrby(STATS, "items", new.items - old.items)
-    if old.currency == new.currency and new.value != old.value and new.currency:
-        pipe.hincrby(VALUE, new.currency, new.value - old.value)
-    elif old.currency != new.currency:
-        if old.currency:
-            pipe.hincrby(VALUE, old.currency, -old.value)
-        if new.currency:
-            pipe.hincrby(VALUE, new.currency, new.value)
+    for currency, amount in value_moves(old, new):
+        pipe.hincrby(VALUE, currency, amount)
     pipe.zadd(ACTIVE, {cart_id: expires_at_ms})
     pipe.hset(CONTRIB, cart_id, new.encode())
+
+
+def value_moves(old: Contribution, new: Contribution) -> list[tuple[str, int]]:
+    """What moves in `carts:value` (currency, minor units) when a cart's contribution changes."""
+    if old.currency == new.currency:
+        moved = new.value - old.value
+        return [(new.currency, moved)] if new.currency and moved else []
+    return [(c, v) for c, v in ((old.currency, -old.value), (new.currency, new.value)) if c]
 
 
 def record_closed(pipe: Pipeline, cart_id: str, old: Contribution, *, converted: bool) -> None:

@@ -1,11 +1,17 @@
 """Carts in Redis: one JSON document per cart under `cart:{id}`, changed atomically.
 
-Every change is read-decide-write under WATCH/MULTI: the domain `Cart` decides on the cart as
-read, at the catalog's current prices, and the write, its TTL renewal and the analytics counters
-commit together or not at all (a concurrent writer makes the transaction fail and the change is
-decided again on fresh state). Checkout's conversion is one such change, so the order is built
-from exactly the cart state it converts: a change racing it is either in that state or, after
-it, refused (the cart is no longer active).
+A line change (add, set, remove) is decide-then-compare-and-set: the domain `Cart` decides on the
+cart's document at the catalog's current prices (api/catalog_cache.py), and one script stores the
+result, renews the TTL and moves the analytics counters only if the cart still holds the document
+decided on (api/cart_swap.py); otherwise the script answers the cart as it is and the change is
+decided again on it. The document decided on is the one this process read or wrote last
+(`RecentCarts`), so a change costs one Redis round trip, two when another process wrote the cart
+in between. A refusal is only ever given on a document just read from Redis.
+
+Checkout's conversion and a cart's deletion are read-decide-write under WATCH/MULTI, with the
+catalog's prices read from PostgreSQL: the order is built from exactly the cart state it
+converts, and a change racing it is either in that state or, after it, refused (the cart is no
+longer active).
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from api.cart_errors import (
     IdempotencyKeyReused,
     UnknownProduct,
 )
+from api.cart_swap import CartSwap, Raced, RecentCarts
 from api.cart_view import CartView, CheckoutMark, StoredCart, active_key, cart_key, unix_ms
+from api.catalog_cache import PriceSource
 from api.metrics import CART_OPERATIONS, CartOperation
 from commerce.settings import Settings
 from domain.cart import (
@@ -37,10 +45,12 @@ from domain.cart import (
     Cart,
     CartStatus,
     CatalogPrice,
+    Prices,
     ProductsNotSold,
     TotalChanged,
     validate_quantity,
 )
+from domain.errors import DomainError
 from eventstore.catalog import Catalog
 
 __all__ = [
@@ -54,6 +64,8 @@ __all__ = [
 ]
 
 _MAX_ATTEMPTS = 500
+# What a change may refuse on the document it was decided on: given only on a document just read.
+_REFUSALS = (DomainError, UnknownProduct, CartNotFound)
 
 # The customer's active cart in one atomic read (the pointer, then the cart it names).
 _ACTIVE = """
@@ -85,11 +97,26 @@ _Queue = Callable[[Pipeline, _Read], StoredCart]
 
 
 class CartStore:
-    """Customers' carts; unit prices always come from the catalog, as it stands now."""
+    """Customers' carts; unit prices always come from the catalog, as it stands now.
 
-    def __init__(self, client: redis.Redis, catalog: Catalog, settings: Settings) -> None:
+    `catalog` prices checkout (PostgreSQL, at that moment); `prices` prices the cart's lines
+    for changes and views (default: `catalog`; the API gives its process's `CatalogCache`).
+    `recent` is the process's `RecentCarts` (default: one for this store alone)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        catalog: Catalog,
+        settings: Settings,
+        *,
+        prices: PriceSource | None = None,
+        recent: RecentCarts | None = None,
+    ) -> None:
         self._redis = client
         self._catalog = catalog
+        self._prices: PriceSource = prices or catalog
+        self._recent = recent if recent is not None else RecentCarts(settings.cart_cache_size)
+        self._swap = CartSwap(client)
         self._ttl = timedelta(seconds=settings.cart_ttl_s)
         self._active = client.register_script(_ACTIVE)
 
@@ -115,13 +142,13 @@ class CartStore:
             pipe.set(active_key(customer_id), cart.id, pxat=expiry)
             analytics.record_created(pipe, cart.id, expiry)
             await pipe.execute()
+        self._recent.keep(cart.id, cart.document())
         CART_OPERATIONS.labels("create").inc()
         return cart.shown()
 
     async def get(self, cart_id: str) -> StoredCart | None:
         """The cart as last written (prices of its last change), or None."""
-        raw = await self._redis.get(cart_key(cart_id))
-        return StoredCart.model_validate_json(raw) if raw else None
+        return self._read(cart_id, await self._redis.get(cart_key(cart_id)))
 
     async def owned(self, cart_id: str, customer_id: str) -> CartView:
         """The customer's cart at the catalog's current prices."""
@@ -133,7 +160,7 @@ class CartStore:
     async def active(self, customer_id: str) -> CartView | None:
         """The customer's active cart at current prices, or None."""
         raw = await self._active(keys=[active_key(customer_id)], args=[cart_key("")])
-        cart = StoredCart.model_validate_json(raw) if raw else None
+        cart = self._read(None, raw)
         if cart is None or cart.customer_id != customer_id or cart.status != CartStatus.ACTIVE:
             return None
         return await self._shown(cart)
@@ -144,9 +171,9 @@ class CartStore:
         Raises UnknownProduct (not sold), CurrencyMismatch, InvalidQuantity, CartNotActive."""
         validate_quantity(quantity)
 
-        def add(cart: Cart, read: _Read) -> Cart:
+        def add(cart: Cart, prices: Prices) -> Cart:
             cart.require_active()
-            price = read.prices.get(sku)
+            price = prices.get(sku)
             if price is None:
                 raise UnknownProduct(f"no product with sku {sku!r} is sold")
             cart = cart.in_currency_of(price)
@@ -158,11 +185,13 @@ class CartStore:
         self, cart_id: str, customer_id: str, sku: str, quantity: int
     ) -> CartView:
         return await self._change(
-            cart_id, customer_id, lambda c, _: c.set_quantity(sku, quantity), "set"
+            cart_id, customer_id, lambda cart, _: cart.set_quantity(sku, quantity), "set"
         )
 
     async def remove_item(self, cart_id: str, customer_id: str, sku: str) -> CartView:
-        return await self._change(cart_id, customer_id, lambda c, _: c.remove_item(sku), "remove")
+        return await self._change(
+            cart_id, customer_id, lambda cart, _: cart.remove_item(sku), "remove"
+        )
 
     async def check_out(
         self,
@@ -197,16 +226,20 @@ class CartStore:
             converted = stored.with_cart(cart, datetime.now(UTC), self._ttl)
             converted.order_id = checkout.order_id
             converted.checkout = checkout
-            self._write(pipe, converted, renew_pointer=False)
+            expiry = unix_ms(converted.expires_at)
+            pipe.set(cart_key(cart_id), converted.document(), pxat=expiry)
             if read.points_here:
                 pipe.delete(active_key(customer_id))
             if lock is not None:
-                pipe.set(lock, claim, pxat=unix_ms(converted.expires_at))
+                pipe.set(lock, claim, pxat=expiry)
             analytics.record_closed(pipe, cart_id, stored.contribution(), converted=True)
             return converted
 
         extra = (lock,) if lock is not None else ()
-        converted, _ = await self._transact(cart_id, customer_id, convert, extra_keys=extra)
+        try:
+            converted = await self._transact(cart_id, customer_id, convert, extra_keys=extra)
+        finally:
+            self._recent.forget(cart_id)
         return converted
 
     async def delete(self, cart_id: str, customer_id: str) -> None:
@@ -218,37 +251,80 @@ class CartStore:
                 analytics.record_closed(pipe, cart_id, read.cart.contribution(), converted=False)
             return read.cart
 
-        await self._transact(cart_id, customer_id, delete, priced=False)
+        try:
+            await self._transact(cart_id, customer_id, delete, priced=False)
+        finally:
+            self._recent.forget(cart_id)
         CART_OPERATIONS.labels("delete").inc()
+
+    def _read(self, cart_id: str | None, raw: str | bytes | None) -> StoredCart | None:
+        """The document Redis answered, parsed; kept as the cart's most recent one."""
+        if not raw:
+            if cart_id is not None:
+                self._recent.forget(cart_id)
+            return None
+        document = raw.decode() if isinstance(raw, bytes) else raw
+        cart = StoredCart.model_validate_json(document)
+        self._recent.keep(cart.id, document)
+        return cart
 
     async def _shown(self, cart: StoredCart) -> CartView:
         if cart.status is not CartStatus.ACTIVE or not cart.items:
             return cart.shown()
-        return cart.shown(await self._catalog.prices(item.sku for item in cart.items))
+        return cart.shown(await self._prices.prices(item.sku for item in cart.items))
 
     async def _change(
         self,
         cart_id: str,
         customer_id: str,
-        decide: Callable[[Cart, _Read], Cart],
+        decide: Callable[[Cart, Prices], Cart],
         operation: CartOperation,
         also_price: Iterable[str] = (),
     ) -> CartView:
-        """Decide a change on the current cart and store it with every line re-priced."""
+        """Decide a change on the cart and store it, every line re-priced, by compare-and-set;
+        decide again on the document the swap answers when another writer came first."""
+        document = self._recent.get(cart_id)
+        just_read = document is None
+        if document is None:
+            document = await self._document(cart_id)
+        for _ in range(_MAX_ATTEMPTS):
+            if document is None:
+                self._recent.forget(cart_id)
+                raise CartNotFound(f"no cart {cart_id}")
+            stored = StoredCart.model_validate_json(document)
+            try:
+                prices = await self._line_prices(stored, customer_id, also_price)
+                decided = decide(stored.to_domain(), prices).repriced(prices)
+            except _REFUSALS:
+                if just_read:
+                    raise
+                document, just_read = await self._document(cart_id), True
+                continue
+            changed = stored.with_cart(decided, datetime.now(UTC), self._ttl)
+            try:
+                written = await self._swap.swap(document, stored, changed)
+            except Raced as raced:
+                document, just_read = raced.current, True
+                continue
+            self._recent.keep(cart_id, written)
+            CART_OPERATIONS.labels(operation).inc()
+            return changed.shown(prices)
+        raise CartBusy(f"cart {cart_id} is changing too fast; retry")
 
-        def change(pipe: Pipeline, read: _Read) -> StoredCart:
-            decided = decide(read.cart.to_domain(), read).repriced(read.prices)
-            changed = read.cart.with_cart(decided, datetime.now(UTC), self._ttl)
-            self._write(pipe, changed, renew_pointer=read.points_here)
-            analytics.record_change(
-                pipe, cart_id, read.cart.contribution(), changed.contribution(),
-                unix_ms(changed.expires_at),
-            )  # fmt: skip
-            return changed
+    async def _document(self, cart_id: str) -> str | None:
+        raw = await self._redis.get(cart_key(cart_id))
+        return raw.decode() if isinstance(raw, bytes) else raw
 
-        changed, prices = await self._transact(cart_id, customer_id, change, also_price=also_price)
-        CART_OPERATIONS.labels(operation).inc()
-        return changed.shown(prices)
+    async def _line_prices(
+        self, cart: StoredCart, customer_id: str, also: Iterable[str]
+    ) -> dict[str, CatalogPrice]:
+        """The current prices of the cart's skus and of `also`; none for a cart that is not
+        active (no change will be allowed). Raises CartNotFound for another customer's cart."""
+        if cart.customer_id != customer_id:
+            raise CartNotFound(f"no cart {cart.id}")
+        if cart.status is not CartStatus.ACTIVE:
+            return {}
+        return await self._prices.prices({item.sku for item in cart.items} | set(also))
 
     async def _transact(
         self,
@@ -257,12 +333,11 @@ class CartStore:
         queue: _Queue,
         *,
         priced: bool = True,
-        also_price: Iterable[str] = (),
         extra_keys: tuple[str, ...] = (),
-    ) -> tuple[StoredCart, dict[str, CatalogPrice]]:
-        """Decide on the current cart (at current prices when `priced`) and commit the queued
-        writes; again, on fresh state, if a writer raced us. Returns what `queue` returned and
-        the prices it was decided at."""
+    ) -> StoredCart:
+        """Decide on the current cart (at the catalog's prices in PostgreSQL when `priced`) and
+        commit the queued writes; again, on fresh state, if a writer raced us. Returns what
+        `queue` returned."""
         keys = (cart_key(cart_id), active_key(customer_id), *extra_keys)
         read_prices: dict[str, CatalogPrice] = {}
         asked: set[str] = set()
@@ -275,7 +350,7 @@ class CartStore:
                     if cart is None or cart.customer_id != customer_id:
                         raise CartNotFound(f"no cart {cart_id}")
                     if priced and cart.status is CartStatus.ACTIVE:
-                        wanted = {i.sku for i in cart.items} | set(also_price)
+                        wanted = {i.sku for i in cart.items}
                         if wanted - asked:  # prices read once; a retry asks only for new skus
                             read_prices |= await self._catalog.prices(wanted - asked)
                             asked |= wanted
@@ -283,13 +358,7 @@ class CartStore:
                     watched = [None if value is None else str(value) for value in extra]
                     result = queue(pipe, _Read(cart, pointer == cart_id, read_prices, watched))
                     await pipe.execute()
-                    return result, read_prices
+                    return result
                 except redis.WatchError:
                     await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
         raise CartBusy(f"cart {cart_id} is changing too fast; retry")
-
-    def _write(self, pipe: Pipeline, cart: StoredCart, *, renew_pointer: bool) -> None:
-        expiry = unix_ms(cart.expires_at)
-        pipe.set(cart_key(cart.id), cart.document(), pxat=expiry)
-        if renew_pointer:
-            pipe.pexpireat(active_key(cart.customer_id), expiry)

@@ -50,15 +50,23 @@ RedisDep = Annotated[redis.Redis, Depends(_redis)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 
 
-async def _catalog(pool: PoolDep) -> Catalog:
-    return Catalog(pool)
+async def _catalog(resources: ResourcesDep) -> Catalog:
+    return Catalog(resources.pool, changed=resources.catalog_cache.dropped)
 
 
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 
 
-async def _cart_store(client: RedisDep, catalog: CatalogDep, settings: SettingsDep) -> CartStore:
-    return CartStore(client, catalog, settings)
+async def _cart_store(
+    resources: ResourcesDep, catalog: CatalogDep, settings: SettingsDep
+) -> CartStore:
+    return CartStore(
+        resources.redis,
+        catalog,
+        settings,
+        prices=resources.catalog_cache,
+        recent=resources.recent_carts,
+    )
 
 
 CartStoreDep = Annotated[CartStore, Depends(_cart_store)]

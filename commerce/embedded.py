@@ -160,6 +160,9 @@ class EmbeddedPostgres(EmbeddedServer):
 
     database: str = "commerce"
     durable: bool = True
+    # Load pg_stat_statements (shipped in the wheel), so statements can be counted (the bench's
+    # work per order, tests/e2e/test_work_per_order.py); the view needs CREATE EXTENSION once.
+    statement_statistics: bool = False
     _bin_dir: Path | None = field(default=None, init=False, repr=False)
     _cluster: Path | None = field(default=None, init=False, repr=False)
 
@@ -216,6 +219,8 @@ class EmbeddedPostgres(EmbeddedServer):
         ]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        if self.statement_statistics:
+            settings += ["shared_preload_libraries=pg_stat_statements"]
         assert self._bin_dir and self._cluster, "prepare() runs first"
         args = [str(self._bin_dir / "postgres"), "-D", str(self._cluster)]
         for setting in settings:

@@ -14,14 +14,18 @@ from commerce.settings import Settings
 from commerce.stripe_keys import WEBHOOK_PATH, api_base, webhook_secret
 
 
-def embedded_servers(settings: Settings) -> list[EmbeddedServer]:
-    """One embedded server per address setting the operator left at its default."""
+def embedded_servers(
+    settings: Settings, statement_statistics: bool = False
+) -> list[EmbeddedServer]:
+    """One embedded server per address setting the operator left at its default
+    (`statement_statistics`: PostgreSQL counts statements, see EmbeddedPostgres)."""
     data = settings.data_dir.resolve()
     servers: list[EmbeddedServer] = []
     if not settings.is_external("database_url"):
-        servers.append(
-            EmbeddedPostgres("postgres", data / "postgres", settings.embedded_postgres_port)
-        )
+        servers.append(EmbeddedPostgres(
+            "postgres", data / "postgres", settings.embedded_postgres_port,
+            statement_statistics=statement_statistics,
+        ))  # fmt: skip
     if not settings.is_external("redis_url"):
         servers.append(EmbeddedRedis("redis", data / "redis", settings.embedded_redis_port))
     if not settings.is_external("temporal_address"):
@@ -58,13 +62,13 @@ def address_lines(settings: Settings) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_infrastructure(
-    settings: Settings, throwaway: bool = False
+    settings: Settings, throwaway: bool = False, statement_statistics: bool = False
 ) -> AsyncIterator[list[EmbeddedServer]]:
     """Start the embedded servers together; stop them all (reverse order) however the block ends.
     `throwaway` (the bench): the PostgreSQL cluster is deleted then too, wherever it lives (as
-    root, outside the data dir).
+    root, outside the data dir). `statement_statistics`: see `embedded_servers`.
     """
-    servers = embedded_servers(settings)
+    servers = embedded_servers(settings, statement_statistics)
     try:
         await asyncio.gather(*(server.start() for server in servers))
         yield servers

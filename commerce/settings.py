@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = Field(default=3600, ge=1)
 
     cart_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    # Per API process: carts whose last document is kept (a change to one costs one Redis round
+    # trip), skus whose price is kept, and the longest a kept price may be served after the
+    # catalog changed when notifications are lost (docs/checkout.md).
+    cart_cache_size: int = Field(default=10_000, ge=0)
+    catalog_cache_size: int = Field(default=10_000, ge=0)
+    catalog_cache_max_stale_s: float = Field(default=1.0, gt=0, le=3600)
 
     saga_step_max_attempts: int = Field(default=10, ge=1)
     saga_step_initial_retry_ms: int = Field(default=1000, ge=1)

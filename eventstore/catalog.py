@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,10 +77,14 @@ def _product(row: asyncpg.Record) -> Product:
 
 
 class Catalog:
-    """Products and stock; writes to a product and its stock happen in one transaction."""
+    """Products and stock; writes to a product and its stock happen in one transaction.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    `changed` is called once a product write has committed (the process's price cache drops
+    what it holds; other processes hear of it through the catalog version, 0063)."""
+
+    def __init__(self, pool: asyncpg.Pool, changed: Callable[[], None] | None = None) -> None:
         self._pool = pool
+        self._changed = changed or (lambda: None)
 
     async def upsert_product(
         self, sku: str, name: str, price: int, currency: str, stock: int
@@ -95,12 +99,15 @@ class Catalog:
                 reserved = await conn.fetchval("SELECT reserved FROM stock WHERE sku = $1", sku)
                 raise StockBelowReserved(sku, stock, reserved)
             product = await conn.fetchrow(f"{_SELECT} WHERE p.sku = $1", sku)
+        self._changed()
         return _product(product), created
 
     async def discontinue(self, sku: str) -> bool:
         """Stop selling the product (idempotent); False when there is no such sku. Its stock
         rows and the orders that hold it are kept; `upsert_product` sells it again."""
-        return await self._pool.fetchval(_DISCONTINUE, sku) is not None
+        discontinued = await self._pool.fetchval(_DISCONTINUE, sku) is not None
+        self._changed()
+        return discontinued
 
     async def get_product(self, sku: str) -> Product | None:
         """The product, sold or discontinued."""

@@ -31,6 +31,7 @@ _UPSERT = (
 )
 _STATUS_AFTER: dict[str, OrderStatus] = {
     ev.PaymentAuthorized.type: S.PAYMENT_AUTHORIZED,
+    ev.PaymentActionRequired.type: S.AWAITING_PAYMENT,
     ev.InventoryReserved.type: S.INVENTORY_RESERVED,
     ev.ShipmentCreated.type: S.SHIPMENT_CREATED,
     ev.OrderConfirmed.type: S.CONFIRMED,
@@ -46,7 +47,7 @@ _STATUS_AFTER: dict[str, OrderStatus] = {
 _COMPENSATIONS = {ev.PaymentVoided.type, ev.ReservationReleased.type, ev.ShipmentCancelled.type}
 
 
-def _placed(event: ev.OrderPlaced, at: datetime) -> dict[str, Any]:
+def placed_summary(event: ev.OrderPlaced, at: datetime) -> dict[str, Any]:
     return dict(
         order_id=event.order_id, customer_id=event.customer_id, status=S.PENDING.value,
         currency=event.currency, total=event.total,
@@ -56,8 +57,10 @@ def _placed(event: ev.OrderPlaced, at: datetime) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def _change(summary: dict[str, Any], event: ev.DomainEvent, at: datetime) -> None:
-    """Mirror of OrderState.apply for the fields a listing shows."""
+def change_summary(summary: dict[str, Any], event: ev.DomainEvent, at: datetime) -> None:
+    """Mirror of OrderState.apply for the fields a listing shows (tests/unit/
+    test_read_model_status.py holds the status to the aggregate's)."""
+    after = _STATUS_AFTER.get(event.type)
     match event:
         case ev.SagaStalled():
             summary["resume_status"], summary["status"] = summary["status"], S.STALLED.value
@@ -68,6 +71,12 @@ def _change(summary: dict[str, Any], event: ev.DomainEvent, at: datetime) -> Non
             )
         case ev.CompensationStarted():
             summary["resume_status"] = None
+        case ev.PaymentCaptured():
+            # Also the answer to a capture in doubt: any stall is over, and an order being
+            # undone stays so (the capture is refunded).
+            summary["resume_status"] = None
+            if summary["status"] == S.COMPENSATING:
+                after = S.COMPENSATING
         case ev.ShipmentCreated():
             summary["tracking_number"] = event.tracking_number
         case ev.OrderFailed():
@@ -77,7 +86,8 @@ def _change(summary: dict[str, Any], event: ev.DomainEvent, at: datetime) -> Non
         case ev.AmendmentAccepted():
             summary["total"] = event.total
             summary["item_count"] = sum(line.quantity for line in event.lines)
-    summary["status"] = str(_STATUS_AFTER.get(event.type, summary["status"]))
+    if after is not None:
+        summary["status"] = str(after)
     summary["updated_at"] = at
 
 
@@ -97,9 +107,9 @@ async def apply_to_read_models(
         if event.type in _COMPENSATIONS:
             counters["compensations"] += 1
         if isinstance(event, ev.OrderPlaced):
-            summaries[event.order_id] = _placed(event, recorded.recorded_at)
+            summaries[event.order_id] = placed_summary(event, recorded.recorded_at)
         elif event.order_id in summaries:
-            _change(summaries[event.order_id], event, recorded.recorded_at)
+            change_summary(summaries[event.order_id], event, recorded.recorded_at)
         else:
             continue  # no OrderPlaced for it: not an order this read model knows
         summaries[event.order_id]["last_position"] = recorded.global_position
@@ -173,6 +183,15 @@ class OrderSummaries:
         if len(rows) <= limit or not items:
             return items, None
         return items, ORDER_CURSOR.encode(items[-1]["created_at"], items[-1]["order_id"])
+
+    async def statuses(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The projected status of each of these orders the read model has."""
+        if not order_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT order_id, status FROM order_summaries WHERE order_id = ANY($1)", order_ids
+        )
+        return {r["order_id"]: r["status"] for r in rows}
 
     async def lag(self) -> int:
         return await projector_lag(self._pool, self._projection)

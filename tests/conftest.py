@@ -48,7 +48,10 @@ def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 async def postgres_url(servers_dir: Path) -> AsyncIterator[str]:
-    server = EmbeddedPostgres("postgres", servers_dir / "postgres", free_port(), durable=False)
+    server = EmbeddedPostgres(
+        "postgres", servers_dir / "postgres", free_port(), durable=False,
+        statement_statistics=True,  # tests/e2e/test_work_per_order.py counts statements
+    )  # fmt: skip
     await server.start()
     conn = await asyncpg.connect(server.address)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.status import OrderStatus
 from workflows.saga_inputs import CarrierAnswer, CarrierReport
 
 __all__ = ["CarrierAnswer", "CarrierReport"]  # the carrier update's types, re-exported
@@ -48,6 +49,15 @@ UNDO_UNRECORDED_STEP = "undo_unrecorded_step"
 REFUND_PAYMENT = "refund_payment"
 
 QUERY_SAGA = "saga"
+# What operators list sagas by in Temporal's visibility (the admin list's `?status=`, the
+# Temporal UI's `OrderStatus = "stalled"`): a saga that waits on someone, is being undone, or
+# ended. Since the operator-statuses patch the saga upserts `OrderStatus` only on entering or
+# leaving one of these; the forward path's statuses in between (pending → payment_captured) come
+# from the read model, where the admin list reads them.
+OPERATOR_STATUSES: frozenset[OrderStatus] = frozenset({
+    OrderStatus.STALLED, OrderStatus.AWAITING_CUSTOMER, OrderStatus.AWAITING_PAYMENT,
+    OrderStatus.COMPENSATING, OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED,
+})  # fmt: skip
 UPDATE_CANCEL = "cancel"
 UPDATE_ACCEPT_AMENDMENT = "accept_amendment"
 UPDATE_RETRY = "retry"

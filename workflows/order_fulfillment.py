@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         CONFIRM_ORDER,
         CREATE_SHIPMENT,
         EXPIRE_AMENDMENT,
+        OPERATOR_STATUSES,
         PARTIALLY_OUT_OF_STOCK,
         PROPOSE_AMENDMENT,
         QUERY_SAGA,
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 PARTIAL_CAPTURE_PATCH = "partial-capture"
 DELIVERY_SWEEP_PATCH = "delivery-sweep"
+OPERATOR_STATUSES_PATCH = "order-status-for-operators"
 
 # Each forward step and the status it leaves the order in (what undoes it: saga_undo.UNDO).
 FORWARD = (
@@ -98,10 +100,12 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         # Since the delivery-sweep patch the delivery clock is a deadline the worker's sweep
         # watches, not a second workflow per order.
         self._delivery_swept = False
+        self._all_statuses_listed = True  # set in run: before the patch every status is upserted
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
         self._money_exact = workflow.patched(MONEY_EXACT_PATCH)
+        self._all_statuses_listed = not workflow.patched(OPERATOR_STATUSES_PATCH)
         self._order_id = order.order_id
         self._input = order
         done: list[str] = []
@@ -415,5 +419,10 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         )
 
     def _set_status(self, status: str) -> None:
-        self._status = status
-        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status)])
+        """The saga's status; `OrderStatus` in visibility follows it into and out of the
+        statuses operators list sagas by (each upsert is a history event and a visibility
+        write), so it never shows one of those the saga has left."""
+        leaving, self._status = self._status, status
+        listed = status in OPERATOR_STATUSES or leaving in OPERATOR_STATUSES
+        if listed or self._all_statuses_listed:
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status)])

@@ -1,4 +1,5 @@
-"""Operating sagas: list (Temporal visibility), detail (workflow query), operator retry."""
+"""Operating sagas: list (Temporal visibility and the read model, api/saga_list.py), detail
+(workflow query), operator retry."""
 
 from __future__ import annotations
 
@@ -7,17 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import WorkflowExecution
-from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.ids import CursorQuery, OrderId
-from api.page_tokens import PageTokensDep, visibility_page
+from api.page_tokens import PageTokensDep
 from api.problems import Problem
+from api.saga_list import SagaList, saga_page, ui_url
 from api.saga_updates import update_saga
-from commerce.settings import Settings
 from domain.rules import retry_refusal
 from domain.status import OrderStatus
 from eventstore.orders import OrderRepository
@@ -26,27 +25,6 @@ from eventstore.store import EventStore
 from workflows.contract import QUERY_SAGA, UPDATE_RETRY, SagaView, order_workflow_id
 
 router = APIRouter(prefix="/api/v1/admin/sagas", tags=["admin: sagas"])
-
-_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-_TOTAL = SearchAttributeKey.for_int("OrderTotal")
-_PREFIX = order_workflow_id("")
-
-
-class SagaSummary(BaseModel):
-    order_id: str
-    workflow_id: str
-    run_id: str
-    status: str | None
-    customer_id: str | None
-    total: int | None
-    started_at: datetime
-    closed_at: datetime | None
-    temporal_ui_url: str
-
-
-class SagaList(BaseModel):
-    items: list[SagaSummary]
-    next_cursor: str | None
 
 
 class StepPublic(BaseModel):
@@ -70,45 +48,22 @@ class SagaDetail(BaseModel):
     temporal_ui_url: str
 
 
-def ui_url(settings: Settings, workflow_id: str, run_id: str) -> str:
-    """The workflow's page in the Temporal Web UI."""
-    return (
-        f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-        f"/workflows/{workflow_id}/{run_id}/history"
-    )
-
-
-async def _summary(execution: WorkflowExecution, settings: Settings) -> SagaSummary:
-    attributes = execution.typed_search_attributes
-    return SagaSummary(
-        order_id=execution.id.removeprefix(_PREFIX),
-        workflow_id=execution.id,
-        run_id=execution.run_id,
-        status=attributes.get(_STATUS),
-        customer_id=(await execution.memo()).get("customer_id"),  # CustomerId is a keyed hash
-        total=attributes.get(_TOTAL),
-        started_at=execution.start_time,
-        closed_at=execution.close_time,
-        temporal_ui_url=ui_url(settings, execution.id, execution.run_id),
-    )
-
-
 @router.get("", response_model=SagaList)
 async def list_sagas(
     _: AdminPrincipal,
     temporal: TemporalDep,
+    pool: PoolDep,
     settings: SettingsDep,
     tokens: PageTokensDep,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
 ) -> SagaList:
-    """Sagas newest first, optionally only those whose order has `status`."""
-    query = "WorkflowType = 'OrderFulfillmentWorkflow'"
-    if status is not None:
-        query += f" AND OrderStatus = '{status.value}'"  # an enum value: nothing to escape
-    found, next_cursor = await visibility_page(temporal, query, limit, cursor, tokens, "sagas")
-    return SagaList(items=[await _summary(e, settings) for e in found], next_cursor=next_cursor)
+    """Sagas newest first, optionally only those whose order has `status`. Waiting, stalled,
+    compensating and ended sagas as Temporal lists them; the forward path's statuses from the
+    read model (`projector_lag` events behind): a saga whose step is being retried shows the
+    status of its last finished step until it stalls."""
+    return await saga_page(temporal, OrderSummaries(pool), settings, tokens, status, limit, cursor)
 
 
 class SagaStatistics(BaseModel):

@@ -2,6 +2,8 @@
 
 All three are measured in the same run on this machine, so the API's overhead is visible as the
 gap to the two baselines. The servers run in-process under uvicorn on a free loopback port.
+After the timed loops, an untimed pass counts the work of one add: the Redis round trips of the
+whole request (write budgets included) and the catalog prices read from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 import redis.asyncio as redis
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from api.app import create_app
 from commerce.connections import create_pool
@@ -27,6 +31,7 @@ from eventstore.catalog import Catalog
 
 BENCH_SKU = "BENCH-ITEM"
 CONCURRENCIES = (1, 32)
+COUNTED_ADDS = 100
 
 
 @asynccontextmanager
@@ -115,7 +120,52 @@ async def _api_rows(settings: Settings, requests: int) -> list[dict[str, object]
             rows.append(await _measure("api add-to-cart", concurrency, requests, add))
             for headers, cart_id in carts:
                 await client.delete(f"/api/v1/cart/{cart_id}", headers=headers)
-    return rows
+        work = await _work_per_add(settings, client)
+    return [row | work for row in rows]
+
+
+async def _work_per_add(settings: Settings, client: httpx.AsyncClient) -> dict[str, float]:
+    """Redis round trips and catalog price reads (PostgreSQL) per add, over `COUNTED_ADDS`
+    adds to one cart, untimed: every Redis connection of this process (the API's) is counted."""
+    headers = {"Authorization": f"Bearer {mint_token(settings, uuid.uuid4().hex, ['customer'])}"}
+    cart = (await client.post("/api/v1/cart/", json={}, headers=headers)).json()
+    url, body = f"/api/v1/cart/{cart['id']}/items", {"sku": BENCH_SKU, "quantity": 1}
+    (await client.post(url, json=body, headers=headers)).raise_for_status()
+    prices_read = _catalog_reads()
+    with _counted_redis_sends() as sent:
+        for _ in range(COUNTED_ADDS):
+            (await client.post(url, json=body, headers=headers)).raise_for_status()
+    await client.delete(f"/api/v1/cart/{cart['id']}", headers=headers)
+    return {
+        "redis_round_trips_per_add": round(sent[0] / COUNTED_ADDS, 2),
+        "catalog_reads_per_add": round((_catalog_reads() - prices_read) / COUNTED_ADDS, 2),
+    }
+
+
+def _catalog_reads() -> float:
+    """Skus priced from PostgreSQL for carts so far (`commerce_catalog_cache_lookups_total`)."""
+    return sum(
+        REGISTRY.get_sample_value("commerce_catalog_cache_lookups_total", {"result": r}) or 0.0
+        for r in ("miss", "bypass")
+    )
+
+
+@contextmanager
+def _counted_redis_sends() -> Iterator[list[int]]:
+    """Count every send of every Redis connection in this process: one send, one round trip (a
+    pipeline or a script is one). Only for the untimed pass."""
+    sent = [0]
+    send = redis.Connection.send_packed_command
+
+    async def counted(self: redis.Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        await send(self, command, check_health)
+
+    redis.Connection.send_packed_command = counted  # type: ignore[method-assign, assignment]
+    try:
+        yield sent
+    finally:
+        redis.Connection.send_packed_command = send  # type: ignore[method-assign]
 
 
 async def _bare_rows(requests: int) -> list[dict[str, object]]:

@@ -26,11 +26,11 @@ ADDRESS = {"name": "Bench Shopper", "line1": "1 Market St", "city": "Springfield
            "postal_code": "12345", "country": "US"}  # fmt: skip
 
 
-def _bearer(settings: Settings, subject: str, role: str) -> dict[str, str]:
+def bearer(settings: Settings, subject: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(settings, subject, [role])}"}
 
 
-async def _expect(answer: httpx.Response, status: int) -> Any:
+async def expect(answer: httpx.Response, status: int) -> Any:
     if answer.status_code != status:
         raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: "
                            f"{answer.status_code} {answer.text[:200]}")  # fmt: skip
@@ -45,16 +45,16 @@ def order_operation(
     Returns the checkout → completed latency."""
 
     async def order(index: int) -> float:
-        who = _bearer(settings, f"bench-customer-{uuid.uuid4().hex[:12]}", "customer")
-        cart = await _expect(await http.post("/api/v1/cart/", json={}, headers=who), 201)
+        who = bearer(settings, f"bench-customer-{uuid.uuid4().hex[:12]}", "customer")
+        cart = await expect(await http.post("/api/v1/cart/", json={}, headers=who), 201)
         item = {"sku": sku, "quantity": 1}
-        await _expect(
+        await expect(
             await http.post(f"/api/v1/cart/{cart['id']}/items", json=item, headers=who), 200
         )
         body = {"cart_id": cart["id"], "payment_token": "tok_ok", "shipping_address": ADDRESS}
         headers = who | {"Idempotency-Key": f"bench-{index}-{cart['id']}"}
         started = time.perf_counter()
-        placed = await _expect(await http.post("/api/v1/orders/", json=body, headers=headers), 202)
+        placed = await expect(await http.post("/api/v1/orders/", json=body, headers=headers), 202)
         handle = temporal.get_workflow_handle(
             order_workflow_id(placed["id"]), result_type=SagaOutcome
         )
@@ -82,9 +82,9 @@ async def placing_orders(
         async def stocked(units: int) -> Operation:
             sku = f"BENCH-{uuid.uuid4().hex[:8]}"
             product = {"name": "Bench widget", "price": 1250, "currency": "USD", "stock": units}
-            admin = _bearer(settings, "bench-admin", "admin")
+            admin = bearer(settings, "bench-admin", "admin")
             path = f"/api/v1/admin/products/{sku}"
-            await _expect(await http.put(path, json=product, headers=admin), 201)
+            await expect(await http.put(path, json=product, headers=admin), 201)
             return order_operation(settings, http, temporal, sku)
 
         yield stocked

@@ -74,7 +74,7 @@ def table(rows: Sequence[Row]) -> str:
     memory samples."""
     lines: list[tuple[str, ...]] = [_HEADER]
     for row in rows:
-        if row.get("section") == "memory":
+        if row.get("section") in ("memory", "work"):
             continue
         unit = str(row.get("unit", "/s"))
         ratio = f"{row['ratio']:.0%}" if isinstance(row.get("ratio"), int | float) else "-"
@@ -99,7 +99,7 @@ def table(rows: Sequence[Row]) -> str:
         text.append("  ".join(cells).rstrip())
         if n == 0:
             text.append("  ".join("-" * w for w in widths))
-    return "\n".join(text + memory_lines(rows))
+    return "\n".join(text + memory_lines(rows) + work_lines(rows))
 
 
 def memory_lines(rows: Sequence[Row]) -> list[str]:
@@ -114,6 +114,33 @@ def memory_lines(rows: Sequence[Row]) -> list[str]:
             f"{row['name']:<20}  {samples}  {row['growth']:+.1%}  {row['target']}  {verdict}"
         )
     return ["", *lines] if lines else []
+
+
+def work_lines(rows: Sequence[Row]) -> list[str]:
+    """The "work per order" table (ours beside the bare workflow), then the statements an order
+    runs most and the Redis commands of an add-to-cart."""
+    work = [row for row in rows if row.get("section") == "work"]
+    if not work:
+        return []
+    lines = [("work per order", "ours", "bare workflow", "ours/bare")]
+    for row in work:
+        ours, bare = row["ours"], row["bare"]
+        ratio = f"{ours / bare:.2f}x" if bare else "-"
+        bare_cell = "-" if bare is None else f"{bare:,.2f}"
+        lines.append((f"{row['group']}: {row['name']}", f"{ours:,.2f}", bare_cell, ratio))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    text = ["", *("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip()
+                  for line in lines)]  # fmt: skip
+    for row in work:
+        if row.get("top"):
+            text.append(f"# statements per order, most run first (at rest: "
+                        f"{row['at_rest_per_s']:.1f}/s):")  # fmt: skip
+            text += [f"#   {calls:6.2f}  {query}" for query, calls in row["top"]]
+        if row.get("by_command"):
+            used = ", ".join(f"{name} {calls:g}" for name, calls in row["by_command"].items())
+            text.append(f"# Redis {row['name'].removeprefix('commands ')}: {used}")
+    return text
 
 
 def write_json(path: Path, info: dict[str, Any], rows: Sequence[Row], **extra: Any) -> None:

@@ -7,7 +7,9 @@ whatever the settings name, and stops them however it ends. Sections:
 - orders through the HTTP API and the saga beside a bare six-activity Temporal workflow, at
   several concurrencies and with 1, 2, 4 worker processes; the API's and worker's RSS;
 - webhooks: a live endpoint's lag with a dead endpoint subscribed beside it, and alone;
-- add-to-cart through the API beside a bare FastAPI POST and a raw Redis pipeline.
+- add-to-cart through the API beside a bare FastAPI POST and a raw Redis pipeline;
+- work per order, counted (Temporal history, PostgreSQL statements and transactions, Redis
+  round trips, bytes stored) beside the bare workflow's, first, on the one worker.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from commerce.bench.measure import Row
 from commerce.bench.report import load_average, machine, machine_line, table, write_json
 from commerce.bench.sweep import bench_orders
 from commerce.bench.webhooks import bench_webhooks
+from commerce.bench.work_rows import bench_work
 from commerce.connections import connect_temporal, migrate
 from commerce.embedded import free_port
 from commerce.infra import running_infrastructure
@@ -73,15 +76,17 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
     # The bare workflow's sandbox re-imports its module per run too: same bytecode cache as the
     # children get (commerce.bench.app), so neither side compiles source per workflow.
     sys.dont_write_bytecode, sys.pycache_prefix = False, str(settings.data_dir / "pycache")
-    async with running_infrastructure(settings, throwaway=True):
+    async with running_infrastructure(settings, throwaway=True, statement_statistics=True):
         await migrate(settings)
         say("# servers up; event store appends ...")
         rows += await bench_event_store(settings.database_url, quick)
         temporal = await connect_temporal(settings)
         async with running_app(settings, temporal) as app:
             pids = ", ".join(f"{name} pid {pid}" for name, pid in app.pids().items())
-            say(f"# worker and API up ({pids}); orders (completion seen via Temporal "
-                "handle.result()), worker scaling, memory ...")  # fmt: skip
+            say(f"# worker and API up ({pids}); work per order, counted ...")
+            rows += await bench_work(settings, temporal, quick)
+            say("# orders (completion seen via Temporal handle.result()), worker scaling, "
+                "memory ...")  # fmt: skip
             rows += await bench_orders(settings, temporal, app, quick)
             say("# webhooks: a live endpoint's lag beside a dead one ...")
             rows += await bench_webhooks(settings, temporal, quick)

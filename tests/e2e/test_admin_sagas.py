@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+from temporalio.client import Client
 
+from api.app import create_app
+from commerce.settings import Settings
 from eventstore.projections import Projector
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
+from workflows.contract import order_workflow_id
 
 pytestmark = pytest.mark.usefixtures("saga_worker")
 
@@ -48,6 +54,46 @@ async def _listed(
             return found[0]
         await asyncio.sleep(0.1)
     raise AssertionError(f"saga {order_id} never listed as {status}")
+
+
+async def _listing(
+    http: httpx.AsyncClient, admin: Caller, status: str | None = None
+) -> dict[str, dict[str, Any]]:
+    params = {"limit": 200} | ({"status": status} if status else {})
+    page = await http.get("/api/v1/admin/sagas", params=params, headers=admin.headers)
+    assert page.status_code == 200, page.text
+    return {saga["order_id"]: saga for saga in page.json()["items"]}
+
+
+async def _projected(pool: asyncpg.Pool) -> None:
+    """The read model caught up with the feed, as the worker's projector keeps it."""
+    projector = Projector(pool)
+    try:
+        for _ in range(200):
+            if not await projector.run_once() and await projector.lag() == 0:
+                return
+        raise AssertionError("the projector did not catch up")
+    finally:
+        await projector.close()
+
+
+@asynccontextmanager
+async def _patient_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API starting sagas whose steps retry for long before they stall."""
+    patient = settings.model_copy(
+        update={"saga_step_max_attempts": 1000, "saga_step_initial_retry_ms": 200}
+    )
+    app: FastAPI = create_app(patient)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://patient") as client:
+            yield client
+
+
+async def _attempts(temporal: Client, order_id: str, activity: str) -> int:
+    description = await temporal.get_workflow_handle(order_workflow_id(order_id)).describe()
+    pending = description.raw_description.pending_activities
+    return max((a.attempt for a in pending if a.activity_type.name == activity), default=0)
 
 
 async def _place(http: httpx.AsyncClient, who: Caller, create_product: CreateProduct) -> str:
@@ -124,6 +170,37 @@ async def test_customer_cancel_of_a_stalled_order_releases_everything(
     product = (await http.get(f"/api/v1/admin/products/{sku}", headers=admin.headers)).json()
     assert (product["on_hand"], product["reserved"], product["available"]) == (5, 0, 5)
     assert "PaymentVoided" in history
+
+
+@pytest.mark.usefixtures("shipping_down")
+async def test_a_saga_whose_step_is_retrying_is_listed_at_its_last_finished_step(
+    http: httpx.AsyncClient, settings: Settings, customer: Caller, admin: Caller,
+    create_product: CreateProduct, pool: asyncpg.Pool, temporal_client: Client,
+) -> None:  # fmt: skip
+    async with _patient_api(settings) as patient:
+        order_id = await _place(patient, customer, create_product)
+    for _ in range(300):  # the carrier is down: Temporal retries the step, its budget not spent
+        if await _attempts(temporal_client, order_id, "create_shipment") >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await _projected(pool)
+
+    everything = await _listing(http, admin)
+    assert everything[order_id]["status"] == "inventory_reserved"
+    assert order_id in await _listing(http, admin, "inventory_reserved")
+    for not_there in ("pending", "shipment_created", "stalled"):
+        assert order_id not in await _listing(http, admin, not_there), not_there
+    order = (await http.get(f"/api/v1/orders/{order_id}", headers=customer.headers)).json()
+    detail = (await http.get(f"/api/v1/admin/sagas/{order_id}", headers=admin.headers)).json()
+    assert order["status"] == detail["status"] == "inventory_reserved"
+    assert detail["current_step"] == "create_shipment"
+    assert detail["steps"][2]["status"] == "running"
+
+    await _switch(http, admin, "shipping", True)
+    assert (await wait_for_status(http, customer, order_id))["status"] == "completed"
+    completed = await _listed(http, admin, "completed", order_id)  # visibility: no projector
+    assert completed["status"] == "completed"
+    assert order_id not in await _listing(http, admin, "inventory_reserved")
 
 
 async def test_retry_of_a_saga_that_is_not_stalled_is_409_and_unknown_is_404(

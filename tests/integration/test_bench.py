@@ -35,8 +35,9 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
     report = json.loads(json_path.read_text())
     assert report["machine"]["cores"] > 0 and report["machine"]["python"]
     assert len(report["machine"]["loadavg_start"]) == 3
-    rows = [row for row in report["rows"] if row["section"] != "memory"]
+    rows = [row for row in report["rows"] if row["section"] not in ("memory", "work")]
     memory = [row for row in report["rows"] if row["section"] == "memory"]
+    work = {row["name"]: row for row in report["rows"] if row["section"] == "work"}
     sections = {row["section"] for row in rows}
     assert {"eventstore", "orders", "scaling", "cart"} <= sections
     assert {(r["name"], r["concurrency"]) for r in rows if r["section"] == "eventstore"} == {
@@ -62,6 +63,13 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
         assert [s["orders"] for s in row["samples"]] == [40, 80], row
         assert all(s["rss_mib"] > 0 for s in row["samples"]), row
         assert isinstance(row["target_met"], bool)
+    assert work["activity tasks scheduled"]["bare"] == 6 <= work["activity tasks scheduled"]["ours"]
+    assert work["workflow executions started"]["bare"] == 1
+    assert work["history events"]["ours"] > 0 and work["history events"]["bare"] > 0
+    assert work["statements (cart to read models caught up)"]["ours"] > 0
+    assert work["round trips per add-to-cart"]["ours"] >= 1
+    assert work["event store bytes (events, indexes, TOAST)"]["ours"] > 0
+    assert "work per order" in done.stdout
     assert plot_path.read_bytes().startswith(b"\x89PNG")
     assert "Temporal handle.result()" in done.stdout
     assert "after 40:" in done.stdout

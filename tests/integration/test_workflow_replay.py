@@ -44,6 +44,10 @@ from tests.integration.unversioned_money_exact import (
     ReauthorizesAsBeforeThePartialCapturePatch,
     TracksEveryDeliveryWithAWorkflow,
 )
+from tests.integration.unversioned_operator_statuses import (
+    UpsertsEveryStatusUnversioned,
+    UpsertsOperatorStatusesUnversioned,
+)
 from tests.integration.unversioned_return_label import LabelsEveryReturn
 from worker import sandbox_ports
 from workflows.after_sale_contract import (
@@ -63,6 +67,7 @@ from workflows.contract import (
     UPDATE_ACCEPT_AMENDMENT,
     UPDATE_CANCEL,
     UPDATE_CARRIER_EVENT,
+    UPDATE_RETRY,
     CancelRequest,
     CarrierAnswer,
     CarrierReport,
@@ -97,6 +102,9 @@ MONEY_EXACT_CASES = ("lost_capture_refunded", "cancelled_cleanup_deferred")
 # restocked and refunded (no label asked of the carrier); and after it: the label made at
 # approval, the goods received by the carrier's report (the return_delivered signal).
 RETURN_CASES = ("return_received", "return_delivered_by_carrier")
+# Recorded after the operator-statuses patch: `OrderStatus` upserted only into and out of the
+# statuses operators list by; a completed order, and one that stalled and was retried.
+OPERATOR_STATUS_CASES = ("completed_operator_statuses", "stalled_retried_operator_statuses")
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -302,6 +310,34 @@ async def _types_of_return(pool: asyncpg.Pool, workflow_id: str) -> list[str]:
     return [r["event_type"] for r in rows]
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_operator_status_histories(
+    temporal_client: Client, pool: asyncpg.Pool
+) -> None:
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    ledger = SandboxLedger(pool)
+    completed = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    stalled = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    try:
+        async with running_worker(clear, pool) as queue:
+            saga = await start_saga(clear, queue, completed, "tok_ok")
+            await saga.result()
+            await ledger.set_available("shipping", False)
+            retried = await start_saga(clear, queue, stalled, "tok_ok")
+            while "SagaStalled" not in await event_types(pool, stalled):
+                await asyncio.sleep(0.1)
+            await ledger.set_available("shipping", True)
+            await retried.execute_update(UPDATE_RETRY)
+            await retried.result()
+    finally:
+        await ledger.set_available("shipping", True)
+    for case, handle in zip(OPERATOR_STATUS_CASES, (saga, retried), strict=True):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{case}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -319,7 +355,7 @@ def _replayer() -> Replayer:
     "case",
     [
         *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
-        *PARTIAL_CAPTURE_CASES, *RETURN_CASES, *DELIVERY_SWEEP_CASES,
+        *PARTIAL_CAPTURE_CASES, *RETURN_CASES, *DELIVERY_SWEEP_CASES, *OPERATOR_STATUS_CASES,
     ],
 )  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
@@ -361,3 +397,16 @@ async def test_tracking_every_delivery_with_a_workflow_without_the_patch_fails_t
     replayer = Replayer(workflows=[TracksEveryDeliveryWithAWorkflow])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history(DELIVERY_SWEEP_CASES[0]))
+
+
+@pytest.mark.parametrize("case", OPERATOR_STATUS_CASES)
+async def test_upserting_every_status_without_the_patch_fails_the_replay(case: str) -> None:
+    replayer = Replayer(workflows=[UpsertsEveryStatusUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(case))
+
+
+async def test_upserting_operator_statuses_only_without_the_patch_fails_older_replays() -> None:
+    replayer = Replayer(workflows=[UpsertsOperatorStatusesUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history("completed"))
