@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,7 +79,17 @@ def _latency(soak: Soak) -> Row:
         first={"p50_ms": first["p50_ms"], "p99_ms": first["p99_ms"]},
         last={"p50_ms": last["p50_ms"], "p99_ms": last["p99_ms"]},
         p50_ratio=p50_ratio, p99_ratio=_ratio(last["p99_ms"], first["p99_ms"]),
+        p50_trend_ms_per_1000=_trend([(s["orders"], s["p50_ms"]) for s in slices]),
     )  # fmt: skip
+
+
+def _trend(points: list[tuple[int, float]]) -> float | None:
+    """Least-squares slope of p50 against orders placed, per 1,000 orders: every slice weighs,
+    where the first-to-last ratio rests on two slices and so on the machine's noise in each."""
+    if len({orders for orders, _ in points}) < 2:
+        return None
+    xs, ys = zip(*points, strict=True)
+    return round(1000 * statistics.linear_regression(xs, ys).slope, 1)
 
 
 def _rss(soak: Soak) -> list[Row]:
@@ -132,7 +143,12 @@ def soak_lines(rows: Sequence[Row]) -> str:
     head = (f"# soak: {orders['count']:,} orders completed, {orders['errors']} failed, at "
             f"concurrency {orders['concurrency']} after {orders['warm_up']} warm-up orders; "
             f"{orders['elapsed_s']:,.0f} s, {orders['rate']:,.1f} orders/s")  # fmt: skip
-    return "\n".join([head, *_samples(orders, latency, soak), "", *_targets(list(soak.values()))])
+    trend = latency["p50_trend_ms_per_1000"]
+    slope = (
+        [] if trend is None else [f"# p50 trend over the slices: {trend:+,.0f} ms per 1,000 orders"]
+    )
+    lines = [head, *_samples(orders, latency, soak), *slope, "", *_targets(list(soak.values()))]
+    return "\n".join(lines)
 
 
 def _samples(orders: Row, latency: Row, soak: dict[tuple[str, str], Row]) -> list[str]:
