@@ -143,7 +143,9 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         extra = {"soak": soak} if soak else {"quick": quick}
         write_json(Path(args.json_path), info, rows, **extra, duration_s=round(duration, 1))
         say(f"# rows written to {args.json_path}")
-    if getattr(args, "plot_path", None) and not soak:
+    if getattr(args, "plot_path", None) and soak:
+        say("# no plot: --plot draws the orders sections, which a soak does not run")
+    elif getattr(args, "plot_path", None):
         from commerce.bench.plot import write_plot  # matplotlib only here, never in API or worker
 
         write_plot(Path(args.plot_path), rows, machine_line(info))

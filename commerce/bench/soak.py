@@ -40,7 +40,7 @@ class Sample:
     elapsed_s: float
     rss_mib: dict[str, float]  # by process: "api", "worker"
     event_store_bytes: int  # `events` with its indexes and TOAST
-    database_bytes: int  # pg_database_size: the event store, read models, outbox, inbox...
+    database_bytes: int  # pg_database_size: the event store and every other table
     temporal_db_bytes: int | None  # pages in use in the dev server's SQLite file (None: none)
 
 
