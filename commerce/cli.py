@@ -141,6 +141,20 @@ def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_bench(settings, args))
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def _soak_orders(text: str) -> int:
+    value = int(text)
+    if value < 10:  # one sample per 10% of the orders needs an order in each
+        raise argparse.ArgumentTypeError(f"a soak needs at least 10 orders, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="commerce", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,7 +188,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--json", action="store_true", help="the report as JSON")
     bench = sub.add_parser("bench", help="measure throughput beside baselines in the same run")
-    bench.add_argument("--quick", action="store_true", help="small counts, for CI")
+    runs = bench.add_mutually_exclusive_group()
+    runs.add_argument("--quick", action="store_true", help="small counts, for CI")
+    runs.add_argument(
+        "--soak", type=_soak_orders, nargs="?", const=5_000, default=None, metavar="N",
+        help="instead: N orders (5,000 when N is left out), sampled at every 10%%: latency, RSS"
+        " and bytes per order of the last 10%% against the first",
+    )  # fmt: skip
+    bench.add_argument(
+        "--soak-concurrency",
+        type=_positive,
+        default=50,
+        metavar="C",
+        help="orders in flight during --soak (default 50)",
+    )
     bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
     bench.add_argument(
         "--plot", dest="plot_path", default=None, help="also plot rates vs concurrency (PNG)"

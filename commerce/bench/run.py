@@ -10,6 +10,9 @@ whatever the settings name, and stops them however it ends. Sections:
 - add-to-cart through the API beside a bare FastAPI POST and a raw Redis pipeline;
 - work per order, counted (Temporal history, PostgreSQL statements and transactions, Redis
   round trips, bytes stored) beside the bare workflow's, first, on the one worker.
+
+`--soak N` runs none of these but N orders on the same servers, worker and API, sampled at every
+10% (`commerce.bench.soak`, `commerce.bench.soak_report`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from commerce.bench.cart_rows import cart_rows
 from commerce.bench.eventstore import bench_event_store
 from commerce.bench.measure import Row
 from commerce.bench.report import load_average, machine, machine_line, table, write_json
+from commerce.bench.soak import bench_soak
+from commerce.bench.soak_report import soak_lines, soak_rows
 from commerce.bench.sweep import bench_orders
 from commerce.bench.webhooks import bench_webhooks
 from commerce.bench.work_rows import bench_work
@@ -95,18 +100,34 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
     return rows
 
 
+async def _soak(settings: Settings, count: int, concurrency: int) -> list[Row]:
+    async with running_infrastructure(settings, throwaway=True, statement_statistics=True):
+        await migrate(settings)
+        temporal = await connect_temporal(settings)
+        async with running_app(settings, temporal) as app:
+            pids = ", ".join(f"{name} pid {pid}" for name, pid in app.pids().items())
+            say(f"# worker and API up ({pids}); {count:,} orders at concurrency {concurrency}, "
+                "sampled at every 10% ...")  # fmt: skip
+            return soak_rows(await bench_soak(settings, temporal, app, count, concurrency))
+
+
 async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     for chatty in ("httpx", "temporalio"):  # a line per request or worker stop drowns the report
         logging.getLogger(chatty).setLevel(logging.WARNING)
     info = machine()
     info["loadavg_start"] = load_average()
-    quick = bool(args.quick)
-    say(f"# commerce bench{' --quick' if quick else ''} on {machine_line(info)}")
+    quick, soak = bool(args.quick), getattr(args, "soak", None)
+    mode = f" --soak {soak}" if soak else " --quick" if quick else ""
+    say(f"# commerce bench{mode} on {machine_line(info)}")
     data_dir = Path(tempfile.mkdtemp(prefix="commerce-bench-"))
     started = time.perf_counter()
     kept = True
     try:
-        rows = await _sections(bench_settings(data_dir, settings), quick)
+        run_settings = bench_settings(data_dir, settings)
+        if soak:
+            rows = await _soak(run_settings, soak, args.soak_concurrency)
+        else:
+            rows = await _sections(run_settings, quick)
         kept = False
     finally:
         if kept:
@@ -117,11 +138,14 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     duration = time.perf_counter() - started
     info["loadavg_end"] = load_average()
     say(f"\n# {machine_line(info)}; {duration:.0f}s")
-    say(table(rows))
+    say(soak_lines(rows) if soak else table(rows))
     if args.json_path:
-        write_json(Path(args.json_path), info, rows, quick=quick, duration_s=round(duration, 1))
+        extra = {"soak": soak} if soak else {"quick": quick}
+        write_json(Path(args.json_path), info, rows, **extra, duration_s=round(duration, 1))
         say(f"# rows written to {args.json_path}")
-    if getattr(args, "plot_path", None):
+    if getattr(args, "plot_path", None) and soak:
+        say("# no plot: --plot draws the orders sections, which a soak does not run")
+    elif getattr(args, "plot_path", None):
         from commerce.bench.plot import write_plot  # matplotlib only here, never in API or worker
 
         write_plot(Path(args.plot_path), rows, machine_line(info))
