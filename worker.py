@@ -40,6 +40,7 @@ from commerce.telemetry import configure_tracing
 from eventstore.catalog import Catalog
 from eventstore.delivery_deadlines import DeliveryDeadlines
 from eventstore.inventory import Inventory
+from eventstore.order_cache import OrderCache
 from eventstore.orders import OrderRepository
 from eventstore.projections import Projector
 from eventstore.sandbox import SandboxLedger
@@ -55,11 +56,20 @@ from workflows.shipment_tracking import ShipmentTrackingWorkflow
 log = logging.getLogger("commerce.worker")
 
 
-def sandbox_ports(pool: asyncpg.Pool, carts: RetryCarts | None = None) -> SagaPorts:
-    """The saga's ports on one pool, with the simulated providers (and `carts`, if given)."""
+def sandbox_ports(
+    pool: asyncpg.Pool, carts: RetryCarts | None = None, order_cache_size: int | None = None
+) -> SagaPorts:
+    """The saga's ports on one pool, with the simulated providers (and `carts`, if given).
+
+    One order cache for all the activities bound to them, `order_cache_size` orders (None:
+    COMMERCE_ORDER_CACHE_SIZE): a step loads the order as the previous step stored it, plus the
+    events appended since.
+    """
+    if order_cache_size is None:
+        order_cache_size = get_settings().order_cache_size
     ledger = SandboxLedger(pool)
     return SagaPorts(
-        orders=OrderRepository(EventStore(pool)),
+        orders=OrderRepository(EventStore(pool), OrderCache(order_cache_size)),
         inventory=Inventory(pool),
         spending=SpendingLimits(pool),
         payments=SandboxPayments(ledger),
@@ -77,7 +87,7 @@ def ports_for(
     retry carts go to the Redis cart store (`COMMERCE_REDIS_URL`; `commerce worker` always has
     one, a test without it gives no cart back)."""
     carts = None if cart_store is None else RedisRetryCarts(cart_store, Catalog(pool), settings)
-    ports = sandbox_ports(pool, carts)
+    ports = sandbox_ports(pool, carts, settings.order_cache_size)
     if settings.payment_provider == "stripe":
         from activities.stripe_payments import StripeGateway
 
@@ -246,8 +256,28 @@ async def run_worker(settings: Settings) -> int:
     return 0
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows), else None: asyncio's own.
+
+    The worker's time goes to sockets (Temporal's gRPC bridge, PostgreSQL, Redis), which is
+    what uvloop serves faster; the Temporal SDK runs its workflows on a loop of its own either
+    way (tests/integration/test_worker_loop.py runs a saga under it).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def serve(settings: Settings) -> int:
+    """Run the worker process until SIGINT or SIGTERM (`commerce worker`, `python worker.py`)."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(run_worker(settings))
+
+
 if __name__ == "__main__":
     from commerce.logs import configure_logging
 
     configure_logging()
-    raise SystemExit(asyncio.run(run_worker(get_settings())))
+    raise SystemExit(serve(get_settings()))

@@ -49,9 +49,9 @@ def _cmd_api(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
-    from worker import run_worker
+    from worker import serve
 
-    return asyncio.run(run_worker(settings))
+    return serve(settings)  # on uvloop where installed
 
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
     worker_metrics_host: str = "127.0.0.1"
     worker_max_cached_workflows: int = Field(default=250, ge=1)  # bounds the worker's memory
+    # Orders one worker process keeps as of a version: a saga step reads only the events
+    # appended since (eventstore/order_cache.py); 0 reads and replays the whole stream each time.
+    # About 4 KiB each: the default covers the sagas a worker has in flight with room to spare.
+    order_cache_size: int = Field(default=1_000, ge=0)
     worker_sdk_metrics_port: int = Field(default=9465, ge=0, le=65535)  # Temporal SDK's own
 
     # Tracing is off unless an OTLP endpoint is named; the exporter reads the other OTEL_* itself.
