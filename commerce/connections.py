@@ -44,11 +44,22 @@ class DeadlinePool(asyncpg.Pool):
         return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to send. asyncpg's default sends `CLOSE ALL; UNLISTEN
+    *; RESET ALL; SELECT pg_advisory_unlock_all()` on every release, one round trip each time
+    (about a fifth of an order's statements). Nothing here leaves session state on a pooled
+    connection: no session `SET`, `LISTEN` only on connections of its own (api/catalog_watch.py),
+    cursors only inside transactions, and the one session advisory lock (eventstore/leadership.py)
+    is given up before release or goes with its connection. asyncpg still rolls back a
+    transaction left open before it calls this."""
+
+
 async def create_pool(
     settings: Settings, *, acquire_timeout: float | None = None, **kwargs: Any
 ) -> asyncpg.Pool:
     """A pool with the connect and statement deadlines of the settings (`kwargs` override);
-    `acquire_timeout`: also a deadline on waiting for a free connection (the API's pool)."""
+    `acquire_timeout`: also a deadline on waiting for a free connection (the API's pool).
+    Released connections are handed out again as they are (`keep_session`)."""
     options: dict[str, Any] = {
         "min_size": settings.database_pool_min,
         "max_size": settings.database_pool_max,
@@ -60,6 +71,7 @@ async def create_pool(
         "loop": None,
         "connection_class": asyncpg.Connection,
         "record_class": asyncpg.Record,
+        "reset": keep_session,
         **kwargs,
     }
     try:

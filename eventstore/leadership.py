@@ -7,14 +7,14 @@ on its next try; nothing has to expire.
 
 from __future__ import annotations
 
-import contextlib
-
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 
 class Leadership:
     """Leadership of the task `name` in the lock namespace `lock_class` (an int per kind of task)."""
+
+    UNLOCK = "SELECT pg_advisory_unlock($1, hashtext($2))"
 
     def __init__(self, pool: asyncpg.Pool, lock_class: int, name: str) -> None:
         self._pool = pool
@@ -50,8 +50,10 @@ class Leadership:
         conn, self._connection = self._connection, None
         if conn is None:
             return
-        with contextlib.suppress(Exception):  # a broken connection released its lock already
-            await conn.execute(
-                "SELECT pg_advisory_unlock($1, hashtext($2))", self._lock_class, self._name
-            )
+        try:
+            await conn.execute(self.UNLOCK, self._lock_class, self._name)
+        except Exception:
+            # The pool keeps sessions as they are (commerce/connections.py): a lock it could not
+            # give up goes with its connection, which is closed rather than handed out again.
+            conn.terminate()
         await self._pool.release(conn)

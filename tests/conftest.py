@@ -19,6 +19,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from commerce.connections import keep_session
 from commerce.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -106,7 +107,8 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture(scope="session")
 async def pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(postgres_url, min_size=2, max_size=30)
+    # Released connections kept as they are, as the product's pools do (commerce/connections.py).
+    pool = await asyncpg.create_pool(postgres_url, min_size=2, max_size=30, reset=keep_session)
     assert pool is not None
     yield pool
     await pool.close()

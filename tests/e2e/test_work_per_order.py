@@ -42,7 +42,7 @@ CEILINGS = {
     "history bytes": 10_500,  # the events' protobuf size, payloads as stored (encrypted)
     # PostgreSQL, from pg_stat_statements and the transaction id counter. Both count the whole
     # server: sagas other tests left retrying add a little, so these two keep ~10% headroom.
-    "statements": 200,  # every statement, BEGIN/COMMIT and the pool's reset on release too
+    "statements": 55,  # every statement, BEGIN/COMMIT included (released connections send none)
     "write transactions": 20,  # transaction ids assigned: each transaction or savepoint that wrote
     "event store bytes": 3_500,  # pg_column_size of the order's rows in `events`
     # Redis, from INFO: commands processed and read events (a pipeline sent at once is one).

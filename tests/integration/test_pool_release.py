@@ -1,0 +1,76 @@
+"""Handing a connection back to the product's pool costs no round trip, and leaves nothing behind:
+an open transaction is rolled back, and a leader's advisory lock never rides a pooled connection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import asyncpg
+import pytest
+
+from commerce.connections import create_pool
+from commerce.settings import Settings
+from eventstore.leadership import Leadership
+
+
+class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
+    """Notes every statement sent with `execute`, as asyncpg's own reset on release sends it."""
+
+    statements: ClassVar[list[str]] = []
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> str:
+        CountingConnection.statements.append(query)
+        return str(await super().execute(query, *args, **kwargs))
+
+
+@pytest.fixture
+async def counted_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    CountingConnection.statements = []
+    pool = await create_pool(settings, connection_class=CountingConnection, min_size=1)
+    yield pool
+    await pool.close()
+
+
+async def test_releasing_a_connection_sends_no_statement(counted_pool: asyncpg.Pool) -> None:
+    for _ in range(20):
+        assert await counted_pool.fetchval("SELECT 1") == 1
+
+    assert CountingConnection.statements == []  # asyncpg's default: a reset query per release
+
+
+async def test_a_connection_released_inside_a_transaction_is_rolled_back(
+    counted_pool: asyncpg.Pool, pool: asyncpg.Pool
+) -> None:
+    table = f"probe_{uuid.uuid4().hex[:12]}"
+    await pool.execute(f"CREATE TABLE {table} (n int)")
+    try:
+        conn = await counted_pool.acquire()
+        await conn.transaction().start()  # never committed nor rolled back by its owner
+        await conn.execute(f"INSERT INTO {table} VALUES (1)")
+        await counted_pool.release(conn)
+
+        async with counted_pool.acquire() as again:
+            assert not again.is_in_transaction()
+        assert await pool.fetchval(f"SELECT count(*) FROM {table}") == 0
+    finally:
+        await pool.execute(f"DROP TABLE {table}")
+
+
+class UnlockRefused(Leadership):
+    """A leader whose unlock statement fails on a live connection (a deadline, a server error)."""
+
+    UNLOCK = "SELECT pg_advisory_unlock($1, hashtext($2)) / 0"
+
+
+async def test_a_leader_that_cannot_unlock_leaves_no_lock_on_the_pool(
+    counted_pool: asyncpg.Pool, pool: asyncpg.Pool
+) -> None:
+    name = f"pool-release-{uuid.uuid4()}"
+    leader = UnlockRefused(counted_pool, 99, name)
+    assert await leader.acquire()
+
+    await leader.release()
+
+    assert await Leadership(pool, 99, name).acquire()  # the lock went with its connection
