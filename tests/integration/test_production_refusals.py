@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import secrets
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from commerce.embedded import free_port
@@ -30,9 +33,28 @@ STRIPE_KEYS = {
 }
 
 
+@pytest.fixture(scope="module")
+async def namespace(temporal_env: WorkflowEnvironment) -> str:
+    """A Temporal namespace of its own: a production worker started here polls the real task
+    queue, and must not take the tasks of the sagas other tests left in the session's."""
+    service = temporal_env.client.workflow_service
+    name = f"production-{uuid.uuid4().hex[:8]}"
+    await service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period={"seconds": 3600}
+        )
+    )
+    for _ in range(100):  # a new namespace reaches the frontend within seconds
+        with contextlib.suppress(RPCError):
+            await service.describe_namespace(DescribeNamespaceRequest(namespace=name))
+            return name
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"namespace {name} never became visible")
+
+
 @pytest.fixture
 def production(
-    tmp_path: Path, postgres_url: str, temporal_env: WorkflowEnvironment
+    tmp_path: Path, postgres_url: str, temporal_env: WorkflowEnvironment, namespace: str
 ) -> dict[str, str]:
     """A production environment on the session's servers, with strong secrets and nothing
     about providers."""
@@ -40,6 +62,7 @@ def production(
         **production_env(tmp_path, COMMERCE_ALLOW_SANDBOX_PROVIDERS=None),
         "COMMERCE_DATABASE_URL": postgres_url,
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": namespace,
         "COMMERCE_DATA_DIR": str(tmp_path),
         "COMMERCE_API_PORT": str(free_port()),
         "COMMERCE_WORKER_METRICS_PORT": "0",
