@@ -9,10 +9,12 @@ and touches our own PostgreSQL tables (stock, spending limits, delivery deadline
 order's end, the retry cart in our Redis. The steps that call a provider stay remote, so the
 Temporal UI's pending activities show an operator which provider a saga waits on.
 
-Retries keep the same policy (attempts, backoff, non-retryable business errors), run by the
-worker; a backoff longer than `LOCAL_RETRY_THRESHOLD` waits on a durable timer instead, so a
-local step retried for minutes does not hold its workflow task open in the worker (heartbeated
-every few seconds, three history events each time).
+While a local activity runs, its workflow task stays open: queries and updates (an operator's
+retry, a customer's cancel) are answered when it ends, milliseconds for these steps. So that a
+retried local step does not hold them longer, its retries keep the same policy (attempts,
+backoff, non-retryable business errors) but only backoffs up to `LOCAL_RETRY_THRESHOLD` are
+waited in the worker; longer ones wait on a durable timer (a timer's two history events and a
+workflow task's three), during which the saga answers as between remote attempts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contract import (
@@ -47,8 +50,9 @@ LOCAL_ACTIVITIES = frozenset({
     RESERVE_INVENTORY, CONFIRM_ORDER, SEND_NOTIFICATIONS, RECORD_SAGA_EVENT, RELEASE_INVENTORY,
     PROPOSE_AMENDMENT, ACCEPT_AMENDMENT, EXPIRE_AMENDMENT, EXPIRE_PAYMENT_ACTION,
 })  # fmt: skip
-# Backoffs up to this long are waited in the worker; longer ones on a timer in the history.
-LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
+# Backoffs up to this long are waited in the worker, the workflow task open; longer ones on a
+# timer. With the default step policy (1 s, doubling) that is the first retry only.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=1)
 
 
 async def execute(
@@ -64,15 +68,22 @@ async def execute(
     and the activity is one of `LOCAL_ACTIVITIES`. Raises ActivityError as
     `workflow.execute_activity` does, local or not: its cause is the last attempt's error."""
     if local and activity in LOCAL_ACTIVITIES:
-        return await workflow.execute_local_activity(
-            activity,
-            arg,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=retry_policy,
-            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-            summary=summary,
-            result_type=result_type,
-        )
+        try:
+            return await workflow.execute_local_activity(
+                activity,
+                arg,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=retry_policy,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+                summary=summary,
+                result_type=result_type,
+            )
+        except ActivityError:
+            raise
+        except FailureError as failure:
+            # The SDK raises a local activity's failure bare (the last attempt's error, a
+            # timeout); the saga tells a step's failure from its own errors by ActivityError.
+            raise _failed(activity) from failure
     return await workflow.execute_activity(
         activity,
         arg,
@@ -80,4 +91,16 @@ async def execute(
         retry_policy=retry_policy,
         summary=summary,
         result_type=result_type,
+    )
+
+
+def _failed(activity: str) -> ActivityError:
+    return ActivityError(
+        f"local activity {activity} failed",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=activity,
+        activity_id="",
+        retry_state=None,
     )
