@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.saga_undo import (
         MONEY_EXACT_PATCH,
-        STEP_TIMEOUT,
         UNDO_RETRY,
         SagaStopped,
         SagaUndo,
@@ -65,6 +64,8 @@ ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 PARTIAL_CAPTURE_PATCH = "partial-capture"
 DELIVERY_SWEEP_PATCH = "delivery-sweep"
 OPERATOR_STATUSES_PATCH = "order-status-for-operators"
+# Steps that touch only our own stores run as local activities (workflows/saga_activities.py).
+LOCAL_STEPS_PATCH = "local-steps"
 
 # Each forward step and the status it leaves the order in (what undoes it: saga_undo.UNDO).
 FORWARD = (
@@ -101,11 +102,13 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         # watches, not a second workflow per order.
         self._delivery_swept = False
         self._all_statuses_listed = True  # set in run: before the patch every status is upserted
+        self._local_steps = False  # set in run: before the patch every activity is remote
 
     @workflow.run
     async def run(self, order: OrderFulfillmentInput) -> SagaOutcome:
         self._money_exact = workflow.patched(MONEY_EXACT_PATCH)
         self._all_statuses_listed = not workflow.patched(OPERATOR_STATUSES_PATCH)
+        self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
         self._order_id = order.order_id
         self._input = order
         done: list[str] = []
@@ -249,12 +252,10 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         view.status, view.started_at, self._current = "running", workflow.now(), step
         while True:
             try:
-                result = await workflow.execute_activity(
+                result = await self._execute(
                     activity or step,
                     StepInput(self._order_id, self._input.payment_token),
-                    start_to_close_timeout=STEP_TIMEOUT,
-                    summary=self._summary(activity or step),
-                    retry_policy=self._step_retry(),
+                    self._step_retry(),
                     result_type=StepResult,
                 )
             except ActivityError as error:
@@ -357,13 +358,7 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         return REAUTHORIZE_PAYMENT
 
     async def _record_amendment(self, activity: str, arg: AmendmentInput | StepInput) -> None:
-        await workflow.execute_activity(
-            activity,
-            arg,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=UNDO_RETRY,
-            summary=self._summary(activity),
-        )
+        await self._execute(activity, arg, UNDO_RETRY)
 
     def _stop_if_cancelled(self, step: str) -> None:
         if self._cancel_reason is not None:
@@ -375,12 +370,10 @@ class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
         self._delivery_swept = self._delivery_is_swept()
         due_in = self._input.policy.delivery_timeout_s if self._delivery_swept else 0
         try:
-            result = await workflow.execute_activity(
+            result = await self._execute(
                 SEND_NOTIFICATIONS,
                 StepInput(self._order_id, delivery_timeout_s=due_in),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-                summary=self._summary(SEND_NOTIFICATIONS),
+                NOTIFY_RETRY,
                 result_type=StepResult,
             )
             view.attempts, view.status = result.attempt, "succeeded"

@@ -10,6 +10,7 @@ authorization and the order; a customer cancel meanwhile works as anywhere else.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -24,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         StepView,
     )
     from workflows.saga_inputs import ExpiryInput, PaymentActionOutcome, StepInput
-    from workflows.saga_undo import STEP_TIMEOUT, UNDO_RETRY, SagaStopped
+    from workflows.saga_undo import UNDO_RETRY, SagaStopped
 
 PAYMENT_ACTION_PATCH = "payment-action"
 LONGEST_RECHECK = timedelta(minutes=5)
@@ -45,7 +46,14 @@ class PaymentActionWait:
     def _set_status(self, status: str) -> None:
         raise NotImplementedError
 
-    def _summary(self, activity: str, what: str = "") -> str:
+    async def _execute(
+        self,
+        activity: str,
+        arg: Any,
+        retry_policy: RetryPolicy,
+        summary: str | None = None,
+        result_type: type | None = None,
+    ) -> Any:
         raise NotImplementedError
 
     async def _await_payment_action(self) -> None:
@@ -88,12 +96,10 @@ class PaymentActionWait:
     async def _check_payment(self) -> PaymentActionOutcome:
         self._current = CHECK_PAYMENT_ACTION
         try:
-            outcome: PaymentActionOutcome = await workflow.execute_activity(
+            outcome: PaymentActionOutcome = await self._execute(
                 CHECK_PAYMENT_ACTION,
                 StepInput(self._order_id),
-                start_to_close_timeout=STEP_TIMEOUT,
-                summary=self._summary(CHECK_PAYMENT_ACTION),
-                retry_policy=CHECK_RETRY,
+                CHECK_RETRY,
                 result_type=PaymentActionOutcome,
             )
         except ActivityError as error:
@@ -104,12 +110,8 @@ class PaymentActionWait:
         return outcome
 
     async def _expire(self, timeout_s: int) -> None:
-        await workflow.execute_activity(
-            EXPIRE_PAYMENT_ACTION,
-            ExpiryInput(self._order_id, timeout_s),
-            start_to_close_timeout=STEP_TIMEOUT,
-            summary=self._summary(EXPIRE_PAYMENT_ACTION),
-            retry_policy=UNDO_RETRY,
+        await self._execute(
+            EXPIRE_PAYMENT_ACTION, ExpiryInput(self._order_id, timeout_s), UNDO_RETRY
         )
         self._steps[AUTHORIZE_PAYMENT].status = "failed"
         reason = f"the payment was not completed within {timeout_s} s"

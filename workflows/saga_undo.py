@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         SagaOutcome,
         StepView,
     )
+    from workflows.saga_activities import RECORD_SAGA_EVENT, RELEASE_INVENTORY, execute
+    from workflows.saga_activities import STEP_TIMEOUT as STEP_TIMEOUT  # re-exported
     from workflows.saga_inputs import (
         SagaEventInput,
         SagaEventKind,
@@ -47,8 +49,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.ui_contract import activity_summary
 
-# Steps take milliseconds; a worker killed mid-step is noticed (and the step re-run) this soon.
-STEP_TIMEOUT = timedelta(seconds=10)
 UNDO_UNRECORDED_PATCH = "undo-unrecorded-step"
 MONEY_EXACT_PATCH = "money-exact"
 # Compensation must finish: it retries until the provider answers, however long that takes.
@@ -58,7 +58,7 @@ UNDO_RETRY = RetryPolicy(
 # What undoes each forward step (before the money-exact patch, a capture undid nothing).
 UNDO: dict[str, str | None] = {
     AUTHORIZE_PAYMENT: "void_payment",
-    RESERVE_INVENTORY: "release_inventory",
+    RESERVE_INVENTORY: RELEASE_INVENTORY,
     CREATE_SHIPMENT: "cancel_shipment",
     CONFIRM_ORDER: None,
     CAPTURE_PAYMENT: REFUND_PAYMENT,
@@ -107,6 +107,7 @@ class SagaUndo:
     _compensations: int
     _pending_cleanup: list[str]
     _stopping: bool
+    _local_steps: bool  # set in run: the saga passed the local-steps patch
 
     def _set_status(self, status: str) -> None:
         raise NotImplementedError
@@ -115,6 +116,26 @@ class SagaUndo:
         """The activity's line in the Temporal UI: "capture 25.98 USD", "void the authorization"."""
         order = self._input
         return activity_summary(activity, order.total, order.currency, what)
+
+    async def _execute(
+        self,
+        activity: str,
+        arg: Any,
+        retry_policy: RetryPolicy,
+        summary: str | None = None,
+        result_type: type | None = None,
+    ) -> Any:
+        """Run one of the saga's activities to its result: local when it touches only our own
+        stores and the saga passed the local-steps patch (`saga_activities`), remote otherwise.
+        Raises ActivityError when its retry policy gives up or its error is non-retryable."""
+        return await execute(
+            activity,
+            arg,
+            local=self._local_steps,
+            retry_policy=retry_policy,
+            summary=summary or self._summary(activity),
+            result_type=result_type,
+        )
 
     async def _notify_and_complete(self) -> SagaOutcome:
         raise NotImplementedError
@@ -174,13 +195,8 @@ class SagaUndo:
     async def _resolve_capture(self) -> bool:
         """Whether the stalled capture happened, asked of the gateway until it answers."""
         self._current = RESOLVE_CAPTURE
-        captured: bool = await workflow.execute_activity(
-            RESOLVE_CAPTURE,
-            StepInput(self._order_id),
-            start_to_close_timeout=STEP_TIMEOUT,
-            summary=self._summary(RESOLVE_CAPTURE),
-            retry_policy=UNDO_RETRY,
-            result_type=bool,
+        captured: bool = await self._execute(
+            RESOLVE_CAPTURE, StepInput(self._order_id), UNDO_RETRY, result_type=bool
         )
         return captured
 
@@ -189,12 +205,10 @@ class SagaUndo:
         step runs once more to commit the sold stock; it takes no money twice)."""
         view = self._steps[CAPTURE_PAYMENT]
         self._current = CAPTURE_PAYMENT
-        result = await workflow.execute_activity(
+        result = await self._execute(
             CAPTURE_PAYMENT,
             StepInput(self._order_id, self._input.payment_token),
-            start_to_close_timeout=STEP_TIMEOUT,
-            summary=self._summary(CAPTURE_PAYMENT),
-            retry_policy=UNDO_RETRY,
+            UNDO_RETRY,
             result_type=StepResult,
         )
         view.attempts += result.attempt
@@ -214,13 +228,7 @@ class SagaUndo:
         """Undo promptly if the provider answers within a few tries; False defers it."""
         self._current = cleanup.activity
         try:
-            await workflow.execute_activity(
-                cleanup.activity,
-                cleanup.arg,
-                start_to_close_timeout=STEP_TIMEOUT,
-                summary=self._summary(cleanup.activity),
-                retry_policy=self._prompt_retry(),
-            )
+            await self._execute(cleanup.activity, cleanup.arg, self._prompt_retry())
         except ActivityError:
             return False
         self._undone(cleanup.step)
@@ -230,13 +238,7 @@ class SagaUndo:
         """After the order ended: undo what was deferred, retried until each provider answers."""
         for cleanup in deferred:
             self._current = cleanup.activity
-            await workflow.execute_activity(
-                cleanup.activity,
-                cleanup.arg,
-                start_to_close_timeout=STEP_TIMEOUT,
-                summary=self._summary(cleanup.activity),
-                retry_policy=UNDO_RETRY,
-            )
+            await self._execute(cleanup.activity, cleanup.arg, UNDO_RETRY)
             self._undone(cleanup.step)
             self._pending_cleanup.remove(cleanup.step)
         await self._record(SagaEventKind.CLEANUP_COMPLETED, "cleanup")
@@ -269,23 +271,13 @@ class SagaUndo:
         """Undo what the stalled step may have done unrecorded; retried until its provider
         answers, since an authorization or shipment nobody knows of must not stay behind."""
         self._current = "undo_unrecorded_step"
-        await workflow.execute_activity(
-            UNDO_UNRECORDED_STEP,
-            UnrecordedStepInput(self._order_id, step),
-            start_to_close_timeout=STEP_TIMEOUT,
-            summary=self._summary(UNDO_UNRECORDED_STEP),
-            retry_policy=UNDO_RETRY,
+        await self._execute(
+            UNDO_UNRECORDED_STEP, UnrecordedStepInput(self._order_id, step), UNDO_RETRY
         )
 
     async def _undo(self, step: str, compensation: str) -> None:
         self._current = compensation
-        await workflow.execute_activity(
-            compensation,
-            StepInput(self._order_id),
-            start_to_close_timeout=STEP_TIMEOUT,
-            summary=self._summary(compensation),
-            retry_policy=UNDO_RETRY,
-        )
+        await self._execute(compensation, StepInput(self._order_id), UNDO_RETRY)
         self._undone(step)
 
     async def _record(
@@ -299,12 +291,11 @@ class SagaUndo:
         """Record a change of the saga's course. The order refusing it means this code and the
         domain disagree (a bug): the workflow task fails, visibly, until a fix is deployed."""
         try:
-            await workflow.execute_activity(
-                "record_saga_event",
+            await self._execute(
+                RECORD_SAGA_EVENT,
                 SagaEventInput(self._order_id, kind, step, reason, steps or [], delivery_timeout_s),
-                start_to_close_timeout=STEP_TIMEOUT,
-                summary=self._summary("record_saga_event", kind),
-                retry_policy=UNDO_RETRY,
+                UNDO_RETRY,
+                summary=self._summary(RECORD_SAGA_EVENT, kind),
             )
         except ActivityError as error:
             cause = error.cause

@@ -1,5 +1,6 @@
 """What the Temporal server did for a set of workflow executions, counted from their histories:
-events, workflow tasks, activity tasks, search-attribute upserts, markers, timers, children.
+events, workflow tasks, activity tasks, local activities, search-attribute upserts, markers,
+timers, children.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class TemporalWork:
     history_bytes: int  # the events' protobuf encoding, payloads as stored (encrypted)
     by_type: Counter[str]  # events by type, without the EVENT_TYPE_ prefix
     activity_attempts: int  # activity tasks handed to a worker, retries included
+    local_activities: int = 0  # local activities run to their end: one marker each, no task
 
     def count(self, event_type: str) -> int:
         return self.by_type.get(event_type, 0)
@@ -47,6 +49,11 @@ class TemporalWork:
         return self.count("ACTIVITY_TASK_SCHEDULED")
 
     @property
+    def patches(self) -> int:
+        """Markers that are not local activities: `workflow.patched` ones."""
+        return self.count("MARKER_RECORDED") - self.local_activities
+
+    @property
     def upserts(self) -> int:
         return self.count("UPSERT_WORKFLOW_SEARCH_ATTRIBUTES")
 
@@ -57,9 +64,13 @@ class TemporalWork:
         return self.executions + self.upserts + self.closed
 
 
+# The SDK core's marker for a local activity's outcome (a patch's is "core_patch").
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
 def count_events(histories: Iterable[Sequence[HistoryEvent]]) -> TemporalWork:
     by_type: Counter[str] = Counter()
-    executions = closed = size = attempts = 0
+    executions = closed = size = attempts = local = 0
     for events in histories:
         executions += 1
         for event in events:
@@ -67,8 +78,12 @@ def count_events(histories: Iterable[Sequence[HistoryEvent]]) -> TemporalWork:
             size += event.ByteSize()
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 attempts += event.activity_task_started_event_attributes.attempt
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                marker = event.marker_recorded_event_attributes.marker_name
+                local += marker == LOCAL_ACTIVITY_MARKER
             closed += event.event_type in _CLOSED
-    return TemporalWork(executions, closed, sum(by_type.values()), size, by_type, attempts)
+    total = sum(by_type.values())
+    return TemporalWork(executions, closed, total, size, by_type, attempts, local)
 
 
 async def fetch_histories(

@@ -361,10 +361,11 @@ async def test_the_saga_and_each_activity_say_what_they_do_sealed_like_every_pay
     started = history.events[0]
     summary = await text(started.user_metadata.summary)
     assert summary == f"Order {order_id[:8]}… · 1 item · 19.99 USD"
-    scheduled = [
+    scheduled = [  # a local activity's summary is on its marker
         await text(event.user_metadata.summary)
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
+        or (event.HasField("marker_recorded_event_attributes") and event.user_metadata.summary.data)
     ]
     assert scheduled[:2] == ["authorize 19.99 USD", "reserve the order's stock"]
     assert "capture 19.99 USD" in scheduled

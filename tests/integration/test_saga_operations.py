@@ -149,11 +149,15 @@ async def test_a_stall_nobody_answers_compensates_by_itself(
 
 
 class SlowToComplete(OrderRepository):
-    """Stores OrderCompleted two seconds late: the saga stays in its completing step meanwhile."""
+    """Refuses to store OrderCompleted twice: the saga stays in its completing step until the
+    third attempt, waiting between attempts (on a timer, where the step is a local activity)."""
+
+    refusals = 2
 
     async def save(self, order: Order, metadata: dict[str, Any] | None = None) -> int:
-        if any(event.type == "OrderCompleted" for event in order.pending_events):
-            await asyncio.sleep(2)
+        if self.refusals and any(e.type == "OrderCompleted" for e in order.pending_events):
+            self.refusals -= 1
+            raise ConnectionResetError("the event store is unavailable")
         return await super().save(order, metadata)
 
 

@@ -39,6 +39,10 @@ from tests.integration.saga_support import (
     start_saga,
 )
 from tests.integration.unversioned_amendment import FailsWhereItOffered
+from tests.integration.unversioned_local_steps import (
+    RunsEveryStepRemotelyUnversioned,
+    RunsLocalStepsUnversioned,
+)
 from tests.integration.unversioned_money_exact import (
     CompensatesAsBeforeTheMoneyExactPatch,
     ReauthorizesAsBeforeThePartialCapturePatch,
@@ -105,6 +109,14 @@ RETURN_CASES = ("return_received", "return_delivered_by_carrier")
 # Recorded after the operator-statuses patch: `OrderStatus` upserted only into and out of the
 # statuses operators list by; a completed order, and one that stalled and was retried.
 OPERATOR_STATUS_CASES = ("completed_operator_statuses", "stalled_retried_operator_statuses")
+# Recorded after the local-steps patch: the steps on our own stores as local activities; a
+# completed order whose reservation was retried once in the worker, one that stalled on the
+# carrier and was retried, one line short with the amendment accepted, and a cancel during a
+# carrier outage (the reservation released locally, the shipment lookup deferred).
+LOCAL_STEPS_CASES = (
+    "completed_local_steps", "stalled_retried_local_steps", "amendment_local_steps",
+    "cancelled_local_steps",
+)  # fmt: skip
 
 
 @pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
@@ -338,6 +350,53 @@ async def test_record_operator_status_histories(
         (HISTORIES / f"{case}.json").write_text(history.to_json())
 
 
+@pytest.mark.skipif(not os.environ.get("COMMERCE_RECORD_HISTORIES"), reason="recording on demand")
+async def test_record_local_steps_histories(temporal_client: Client, pool: asyncpg.Pool) -> None:
+    from tests.integration.test_local_steps import ReserveFailsAtFirst
+
+    clear = await Client.connect(
+        temporal_client.service_client.config.target_host, namespace=temporal_client.namespace
+    )
+    ledger = SandboxLedger(pool)
+    completed = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    ports = dataclasses.replace(sandbox_ports(pool), inventory=ReserveFailsAtFirst(pool, 1))
+    async with running_worker(clear, pool, ports) as queue:
+        saga = await start_saga(clear, queue, completed, "tok_ok")
+        await saga.result()
+    stalled = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    kept, short = await add_product(pool, on_hand=10), await add_product(pool, on_hand=1)
+    amended = await place_order(pool, [(kept, 2), (short, 3)])
+    cancelled = await place_order(pool, [(await add_product(pool, on_hand=5), 1)])
+    try:
+        async with running_worker(clear, pool) as queue:
+            await ledger.set_available("shipping", False)
+            retried = await start_saga(clear, queue, stalled, "tok_ok")
+            while "SagaStalled" not in await event_types(pool, stalled):
+                await asyncio.sleep(0.1)
+            await ledger.set_available("shipping", True)
+            await retried.execute_update(UPDATE_RETRY)
+            await retried.result()
+            accepted = await start_saga(clear, queue, amended, "tok_ok")
+            while "AmendmentProposed" not in await event_types(pool, amended):
+                await asyncio.sleep(0.1)
+            await accepted.execute_update(UPDATE_ACCEPT_AMENDMENT)
+            await accepted.result()
+            await ledger.set_available("shipping", False)
+            undone = await start_saga(clear, queue, cancelled, "tok_ok")
+            while "SagaStalled" not in await event_types(pool, cancelled):
+                await asyncio.sleep(0.1)
+            await undone.execute_update(UPDATE_CANCEL, CancelRequest("changed my mind"))
+            while "OrderCancelled" not in await event_types(pool, cancelled):
+                await asyncio.sleep(0.1)
+            await ledger.set_available("shipping", True)
+            await undone.result()
+    finally:
+        await ledger.set_available("shipping", True)
+    for case, handle in zip(LOCAL_STEPS_CASES, (saga, retried, accepted, undone), strict=True):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{case}.json").write_text(history.to_json())
+
+
 def _history(case: str) -> WorkflowHistory:
     path = HISTORIES / f"{case}.json"
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
@@ -356,6 +415,7 @@ def _replayer() -> Replayer:
     [
         *CASES, *LIFECYCLE_CASES, *AMENDMENT_CASES, *LOST_ANSWER_CASES, *MONEY_EXACT_CASES,
         *PARTIAL_CAPTURE_CASES, *RETURN_CASES, *DELIVERY_SWEEP_CASES, *OPERATOR_STATUS_CASES,
+        *LOCAL_STEPS_CASES,
     ],
 )  # fmt: skip
 async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
@@ -410,3 +470,16 @@ async def test_upserting_operator_statuses_only_without_the_patch_fails_older_re
     replayer = Replayer(workflows=[UpsertsOperatorStatusesUnversioned])
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(_history("completed"))
+
+
+async def test_running_local_steps_without_the_patch_fails_older_replays() -> None:
+    replayer = Replayer(workflows=[RunsLocalStepsUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history("completed"))
+
+
+@pytest.mark.parametrize("case", LOCAL_STEPS_CASES)
+async def test_running_every_step_remotely_without_the_patch_fails_the_replay(case: str) -> None:
+    replayer = Replayer(workflows=[RunsEveryStepRemotelyUnversioned])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(case))
