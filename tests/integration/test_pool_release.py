@@ -73,4 +73,8 @@ async def test_a_leader_that_cannot_unlock_leaves_no_lock_on_the_pool(
 
     await leader.release()
 
-    assert await Leadership(pool, 99, name).acquire()  # the lock went with its connection
+    successor = Leadership(pool, 99, name)
+    try:
+        assert await successor.acquire()  # the lock went with its connection
+    finally:
+        await successor.release()
