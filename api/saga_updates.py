@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem
@@ -46,7 +47,9 @@ async def update_saga(temporal: Client, order_id: str, update: str, arg: Any = N
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sent.result(), UPDATE_WAIT_S)
     except WorkflowUpdateFailedError as refused:
-        raise Problem(409, str(refused.cause or refused)) from refused
+        cause = refused.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or refused)
+        raise Problem(409, f"order {order_id}: {reason}") from refused
     except WorkflowUpdateRPCTimeoutOrCancelledError as slow:
         problem = Problem(503, f"the saga of order {order_id} did not answer in time; repeat")
         problem.headers["Retry-After"] = "1"

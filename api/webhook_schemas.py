@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from api.validation import StorableText
 from domain.public_events import pattern_refusal
@@ -31,7 +31,7 @@ class WebhookCreate(BaseModel):
 
     url: StorableText = _Url
     event_types: list[StorableText] = _Types
-    active: bool = True
+    active: StrictBool = True
     description: StorableText = Field(default="", max_length=500)
 
     _types = field_validator("event_types")(_known_patterns)
@@ -44,7 +44,7 @@ class WebhookUpdate(BaseModel):
 
     url: StorableText | None = Field(default=None, min_length=1, max_length=2000)
     event_types: list[StorableText] | None = Field(default=None, min_length=1, max_length=50)
-    active: bool | None = None
+    active: StrictBool | None = None
     description: StorableText | None = Field(default=None, max_length=500)
 
     @field_validator("event_types")
@@ -88,7 +88,7 @@ class WebhookList(BaseModel):
 class SecretRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    grace_period_s: int = Field(default=86400, ge=0, le=7 * 86400)
+    grace_period_s: int = Field(default=86400, strict=True, ge=0, le=7 * 86400)
 
 
 class SecretRotated(BaseModel):

@@ -51,7 +51,7 @@ class ReturnItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+    quantity: int = Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)
 
 
 class ReturnCreate(BaseModel):
@@ -93,7 +93,9 @@ class RejectionIn(BaseModel):
 class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(ge=1, le=10**12, description="minor units of the order's currency")
+    amount: int = Field(
+        strict=True, ge=1, le=10**12, description="minor units of the order's currency"
+    )
     reason: StorableText = Field(min_length=1, max_length=500)
 
 

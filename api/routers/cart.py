@@ -25,11 +25,11 @@ class CartItemAdd(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     sku: Sku
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+    quantity: int = Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)
 
 
 class CartItemUpdate(BaseModel):
-    quantity: int = Field(ge=0, le=MAX_LINE_QUANTITY, description="0 removes the line")
+    quantity: int = Field(strict=True, ge=0, le=MAX_LINE_QUANTITY, description="0 removes the line")
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED)

@@ -22,9 +22,9 @@ _MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
 
 class ProductUpsert(BaseModel):
     name: DisplayText = Field(min_length=1, max_length=200)
-    price: int = Field(ge=0, le=_MAX_PRICE, description="minor units of currency")
+    price: int = Field(strict=True, ge=0, le=_MAX_PRICE, description="minor units of currency")
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
-    stock: int = Field(ge=0, le=_MAX_STOCK, description="units on hand")
+    stock: int = Field(strict=True, ge=0, le=_MAX_STOCK, description="units on hand")
 
 
 class ProductPublic(BaseModel):

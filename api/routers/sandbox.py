@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep, SettingsDep, TemporalDep
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/admin/sandbox", tags=["admin: sandbox"])
 
 
 class ProviderSwitch(BaseModel):
-    available: bool
+    available: StrictBool
 
 
 class ProviderState(BaseModel):
@@ -43,7 +43,7 @@ async def switch_provider(
 
 
 class PaymentActionOutcome(BaseModel):
-    authenticated: bool
+    authenticated: StrictBool
 
 
 @router.post("/payments/{order_id}/action", status_code=202, response_model=PaymentActionOutcome)

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/api/v1/admin/settings", tags=["admin: settings"])
 
 
 class SpendingLimitBody(BaseModel):
-    amount: int = Field(ge=0, le=10**12, description="minor units per customer; 0 = no limit")
+    amount: int = Field(
+        strict=True, ge=0, le=10**12, description="minor units per customer; 0 = no limit"
+    )
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
