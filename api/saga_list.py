@@ -7,7 +7,8 @@ payment_captured) any more, one history event and visibility write per step save
 statuses come from the order summaries read model, which follows the order's events a little
 behind (`projector_lag` events). A saga whose step is being retried shows the status of the
 last step it finished, as the order itself does, until its retry budget is spent and it shows
-`stalled`.
+`stalled`. A completed saga whose order was cancelled afterwards shows `cancelled`, and
+`?status=cancelled` lists from the read model too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ _STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 _TOTAL = SearchAttributeKey.for_int("OrderTotal")
 _PREFIX = order_workflow_id("")
 _SAGAS = "WorkflowType = 'OrderFulfillmentWorkflow'"
+_COMPLETED = OrderStatus.COMPLETED.value
+# A status an order can take after its saga completed (a cancel after capture, before dispatch,
+# runs a workflow of its own): the read model knows it, the saga's `OrderStatus` cannot. That
+# status is listed from the read model, and a completed saga shows its order's.
+_ENDED_LATER = frozenset({OrderStatus.CANCELLED.value})
 _LIST = "sagas"  # the name its visibility cursors are sealed for (api/page_tokens.py)
 
 
@@ -66,19 +72,24 @@ async def saga_page(
     """One page, newest first, of every saga or of those whose order has `status`. Raises
     InvalidCursor or Problem(422) for a cursor this API did not hand out for that list (each
     filter pages its own source: a sealed Temporal page token, or a read-model cursor)."""
-    if status is not None and status not in OPERATOR_STATUSES:
+    if status is not None and (status not in OPERATOR_STATUSES or status in _ENDED_LATER):
         return await _forward_page(temporal, summaries, settings, status, limit, cursor)
     query = _SAGAS if status is None else f"{_SAGAS} AND OrderStatus = '{status.value}'"
     executions, next_cursor = await visibility_page(temporal, query, limit, cursor, tokens, _LIST)
-    forward = [_order_id(e) for e in executions if _listed_status(e) is None]
-    projected = await summaries.statuses(forward)
+    unknown = [_order_id(e) for e in executions if _listed_status(e) in (None, _COMPLETED)]
+    projected = await summaries.statuses(unknown)
     items = []
     for execution in executions:
-        shown = _listed_status(execution) or _forward(projected.get(_order_id(execution)))
+        later = projected.get(_order_id(execution))
+        shown = _listed_status(execution)
+        if shown == _COMPLETED and later in _ENDED_LATER:
+            shown = later  # the order was cancelled after its saga completed
+        shown = shown or _forward(later)
         # Not projected yet (just placed), or the read model still tells of an operator status
         # visibility says the saga left: visibility's own, last upserted, status.
         shown = shown or execution.typed_search_attributes.get(_STATUS)
-        items.append(await _summary(execution, settings, shown))
+        if status is None or shown == status.value:
+            items.append(await _summary(execution, settings, shown))
     return SagaList(items=items, next_cursor=next_cursor, projector_lag=await summaries.lag())
 
 
@@ -104,10 +115,12 @@ async def _forward_page(
             )
         ]
         found = {e.id: e for e in executions}
+    # An order the read model has as cancelled is cancelled, whatever its saga's last status.
+    final = status in _ENDED_LATER
     items = [
         await _summary(found[i], settings, status.value)
         for i in ids
-        if i in found and _listed_status(found[i]) is None
+        if i in found and (final or _listed_status(found[i]) is None)
     ]
     return SagaList(items=items, next_cursor=next_cursor, projector_lag=await summaries.lag())
 

@@ -73,6 +73,7 @@ def table(rows: Sequence[Row]) -> str:
     """Each measurement on one line and its baseline on the next, ratios on ours; then the
     memory samples."""
     lines: list[tuple[str, ...]] = [_HEADER]
+    failures: list[str] = []
     for row in rows:
         if row.get("section") in ("memory", "work"):
             continue
@@ -84,6 +85,9 @@ def table(rows: Sequence[Row]) -> str:
         if "target_met" in row:
             target += "  ok" if row["target_met"] else "  MISSED"
         lines.append(_cells(str(row.get("name", "?")), row, unit, ratio, target))
+        if row.get("first_error"):  # failures are part of the result: say what they were
+            failures.append(f"! {row.get('name')}, concurrency {row.get('concurrency')}: "
+                            f"{row.get('errors', '?')} failed; first: {row['first_error']}")  # fmt: skip
         for base in [row.get("baseline"), *row.get("other_baselines", [])]:
             if isinstance(base, dict):
                 base_row = {"concurrency": row.get("concurrency"), **base}
@@ -99,7 +103,7 @@ def table(rows: Sequence[Row]) -> str:
         text.append("  ".join(cells).rstrip())
         if n == 0:
             text.append("  ".join("-" * w for w in widths))
-    return "\n".join(text + memory_lines(rows) + work_lines(rows))
+    return "\n".join(text + failures + memory_lines(rows) + work_lines(rows))
 
 
 def memory_lines(rows: Sequence[Row]) -> list[str]:

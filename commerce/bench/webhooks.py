@@ -25,6 +25,9 @@ from commerce.tokens import mint_token
 from commerce.webhook_receiver import Received, WebhookReceiver
 
 TIMEOUT_S = 600.0
+# After a half's last order, how long its events may take to arrive before the missing ones are
+# counted as failures (the target is a p99 lag under a second): the row says so, the run goes on.
+DELIVERY_WAIT_S = 60.0
 EVENTS_PER_ORDER = 2  # order.placed, order.completed
 TARGET_P99_MS = 1000.0
 OURS = "webhooks: live endpoint's lag, a dead endpoint beside it"
@@ -56,10 +59,15 @@ class _Phases:
         placed = await drive(label, count, self._concurrency, self._shifted(), TIMEOUT_S)
         self._placed += count
         expected = seen + EVENTS_PER_ORDER * placed.ops
-        got = await self._live.wait_for(lambda r: len(r) >= expected, TIMEOUT_S)
+        try:
+            got = await self._live.wait_for(lambda r: len(r) >= expected, DELIVERY_WAIT_S)
+        except TimeoutError:
+            got = list(self._live.received)
+        missing = max(expected - len(got), 0)
+        lost = f"{missing} event(s) not delivered within {DELIVERY_WAIT_S:g} s" if missing else None
         lags = _lags(got[seen:])
-        return Measurement(len(lags), placed.errors, time.perf_counter() - started, lags,
-                           placed.first_error)  # fmt: skip
+        return Measurement(len(lags), placed.errors + missing, time.perf_counter() - started,
+                           lags, placed.first_error or lost)  # fmt: skip
 
     def _shifted(self) -> Operation:
         start = self._placed

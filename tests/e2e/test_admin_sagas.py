@@ -291,3 +291,20 @@ async def _all(http: httpx.AsyncClient, admin: Caller) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if cursor is None:
             return found
+
+
+async def test_an_order_cancelled_after_its_saga_completed_is_listed_as_cancelled(
+    http: httpx.AsyncClient, customer: Caller, admin: Caller, create_product: CreateProduct,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    order_id = await _place(http, customer, create_product)
+    assert (await wait_for_status(http, customer, order_id))["status"] == "completed"
+    await _listed(http, admin, "completed", order_id)  # the saga ended completed
+    cancel = await http.post(f"/api/v1/orders/{order_id}/cancel", headers=customer.headers)
+    assert cancel.status_code == 202, cancel.text  # before dispatch: refunded in full
+    await wait_for_status(http, customer, order_id, {"cancelled"})
+    await _projected(pool)
+
+    assert (await _listing(http, admin))[order_id]["status"] == "cancelled"
+    assert (await _listing(http, admin, "cancelled"))[order_id]["status"] == "cancelled"
+    assert order_id not in await _listing(http, admin, "completed")
