@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Register
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from commerce.connections import migrate
 from commerce.embedded import free_port
 from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings, secret_fields
@@ -52,15 +54,31 @@ async def namespace(temporal_env: WorkflowEnvironment) -> str:
     raise AssertionError(f"namespace {name} never became visible")
 
 
+@pytest.fixture(scope="module")
+async def database(postgres_url: str) -> AsyncIterator[str]:
+    """A database of its own, migrated: the production worker's followers (projector,
+    notifications, webhooks, reconciler) must not work through the suite's data."""
+    name = f"production_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+        await migrate(Settings(database_url=url))
+        yield url
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 def production(
-    tmp_path: Path, postgres_url: str, temporal_env: WorkflowEnvironment, namespace: str
+    tmp_path: Path, database: str, temporal_env: WorkflowEnvironment, namespace: str
 ) -> dict[str, str]:
     """A production environment on the session's servers, with strong secrets and nothing
     about providers."""
     return {
         **production_env(tmp_path, COMMERCE_ALLOW_SANDBOX_PROVIDERS=None),
-        "COMMERCE_DATABASE_URL": postgres_url,
+        "COMMERCE_DATABASE_URL": database,
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": namespace,
         "COMMERCE_DATA_DIR": str(tmp_path),
