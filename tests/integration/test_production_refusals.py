@@ -148,8 +148,8 @@ async def _started(role: str, env: dict[str, str]) -> AsyncIterator[asyncio.subp
     finally:
         if child.returncode is None:
             child.terminate()
-            try:
-                await asyncio.wait_for(child.wait(), 30)
+            try:  # a worker sometimes does not answer SIGTERM here (not yet understood): kill it
+                await asyncio.wait_for(child.wait(), 10)
             except TimeoutError:
                 child.kill()
                 await child.wait()
