@@ -7,6 +7,8 @@ on its next try; nothing has to expire.
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
@@ -55,5 +57,7 @@ class Leadership:
         except Exception:
             # The pool keeps sessions as they are (commerce/connections.py): a lock it could not
             # give up goes with its connection, which is closed rather than handed out again.
-            conn.terminate()
+            # A connection already lost has been taken back by the pool, its lock gone with it.
+            with contextlib.suppress(Exception):
+                conn.terminate()
         await self._pool.release(conn)
