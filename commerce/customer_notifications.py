@@ -19,6 +19,7 @@ import asyncpg
 from activities.providers import Notification, Notifier
 from commerce.dispatch_metrics import DISPATCHER_LAG, NOTIFICATIONS_SENT
 from commerce.notification_templates import NOTIFIED, NotificationTemplates
+from eventstore.feed_checkpoints import advance_checkpoint, read_checkpoint, start_checkpoint
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
 from eventstore.store import EventStore
@@ -57,26 +58,19 @@ class CustomerNotifications:
             return 0
         leader = self._leadership.connection
         assert leader is not None
-        start = await leader.fetchval(
-            "SELECT position FROM projection_checkpoints WHERE name = $1", CHECKPOINT
-        )
+        start = await read_checkpoint(leader, CHECKPOINT)
         if start is None:  # the migration made the row; a wiped table starts at the head
-            start = await self._store.head_position()
-            await leader.execute(
-                "INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)"
-                " ON CONFLICT (name) DO NOTHING",
-                CHECKPOINT, start,
-            )  # fmt: skip
-        batch = await self._store.read_all(int(start), self._batch_size)
+            await start_checkpoint(leader, CHECKPOINT, await self._store.feed_head())
+            start = await read_checkpoint(leader, CHECKPOINT)
+            assert start is not None
+        batch = await self._store.read_all(start, self._batch_size)
+        end = batch[-1].feed_position if batch else start
         if batch:
             items = [i for i in await public_items(self._store, batch) if i.entry.name in NOTIFIED]
             await self._send_all(items)
-            await leader.execute(
-                "UPDATE projection_checkpoints SET position = $3 WHERE name = $1 AND position = $2",
-                CHECKPOINT, int(start), batch[-1].global_position,
-            )  # fmt: skip
-        end = batch[-1].global_position if batch else int(start)
-        DISPATCHER_LAG.labels(CHECKPOINT).set(max(await self._store.head_position() - end, 0))
+            await advance_checkpoint(leader, CHECKPOINT, start, end)
+        lag = await self._store.head_position() - end.global_position
+        DISPATCHER_LAG.labels(CHECKPOINT).set(max(lag, 0))
         return len(batch)
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:

@@ -3,9 +3,9 @@
 Subscriptions are split into RANGES by id; each range has one leader among the worker processes
 (a PostgreSQL advisory lock, as the projector), so more workers share the deliveries. A leader:
 
-1. follows the global feed from the lowest position of its active subscriptions and, in one
-   transaction per batch, stores a delivery per matching event and subscription and moves each
-   subscription's position (an event is fanned out exactly once);
+1. follows the global feed (in FeedPosition order) from the positions of its active
+   subscriptions and, in one transaction per batch, stores a delivery per matching event and
+   subscription and moves each subscription's position (an event is fanned out exactly once);
 2. runs one lane per subscription: the oldest pending delivery of each order is due (order kept
    per order id), attempts go out concurrently (IN_FLIGHT per subscription), so a slow or dead
    endpoint holds only its own lane, never another subscription's, nor the saga.
@@ -45,7 +45,7 @@ from domain.public_events import envelope, matches
 from domain.webhook_rules import disables, gives_up, retry_delay_s
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
-from eventstore.store import EventStore
+from eventstore.store import EventStore, FeedPosition
 from eventstore.webhook_deliveries import DueDelivery, NewDelivery, WebhookDeliveries, fan_out
 from eventstore.webhook_subscriptions import Subscription, WebhookSubscriptions
 
@@ -254,19 +254,19 @@ class RangeDispatcher:
         if not subscriptions:
             DISPATCHER_LAG.labels(self._name).set(0)
             return 0
-        groups: dict[int, list[Subscription]] = {}
+        groups: dict[FeedPosition, list[Subscription]] = {}
         for subscription in subscriptions:
-            groups.setdefault(subscription.position, []).append(subscription)
+            groups.setdefault(subscription.feed_position, []).append(subscription)
         consumed, ends = 0, []
         for rank, position in enumerate(sorted(groups, reverse=True)):
             batch = await self._store.read_all(position, _BATCH if rank == 0 else _CATCH_UP)
             if batch:
                 items = await public_items(self._store, batch)
-                woken = await self._fan_out(groups[position], items, batch[-1].global_position)
+                woken = await self._fan_out(groups[position], items, batch[-1].feed_position)
                 for subscription_id in woken:
                     self._lanes[subscription_id][0].wake.set()
             consumed += len(batch)
-            ends.append(batch[-1].global_position if batch else position)
+            ends.append(batch[-1].global_position if batch else position.global_position)
         DISPATCHER_LAG.labels(self._name).set(max(await self._store.head_position() - min(ends), 0))
         return consumed
 
@@ -316,7 +316,7 @@ class RangeDispatcher:
             self._lanes[subscription_id] = (lane, asyncio.create_task(lane.run()))
 
     async def _fan_out(
-        self, subscriptions: list[Subscription], items: list[FeedItem], end: int
+        self, subscriptions: list[Subscription], items: list[FeedItem], end: FeedPosition
     ) -> list[UUID]:
         """Store the deliveries of a batch and move the positions, in one transaction."""
         leader = self._leadership.connection
@@ -325,14 +325,14 @@ class RangeDispatcher:
         woken = []
         async with leader.transaction():
             for subscription in subscriptions:
-                if subscription.position >= end:
+                if subscription.feed_position >= end:
                     continue
                 new = [_delivery(item) for item in items
-                       if item.recorded.global_position > subscription.position
+                       if item.recorded.feed_position > subscription.feed_position
                        and matches(subscription.event_types, item.entry.name)]  # fmt: skip
                 await fan_out(leader, subscription.id, new, window_s)
                 moved = await WebhookSubscriptions.advance(
-                    leader, subscription.id, subscription.position, end
+                    leader, subscription.id, subscription.feed_position, end
                 )
                 if not moved:  # another process moved it: undo this batch, re-read next pass
                     raise _PositionMoved(subscription.id)

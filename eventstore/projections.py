@@ -10,10 +10,16 @@ import asyncpg
 
 from domain import events as ev
 from domain.events import event_from_data
+from eventstore.feed_checkpoints import (
+    advance_checkpoint,
+    read_checkpoint,
+    reset_checkpoint,
+    start_checkpoint,
+)
 from eventstore.leadership import Leadership
 from eventstore.projection_metrics import PROJECTOR_EVENTS, PROJECTOR_LAG
 from eventstore.read_models import PROJECTION, apply_to_read_models, projector_lag
-from eventstore.store import EventStore, RecordedEvent
+from eventstore.store import FEED_START, EventStore, RecordedEvent
 
 log = logging.getLogger("commerce.projector")
 
@@ -56,11 +62,12 @@ class Projector:
         if not await self._lead():
             return 0
         assert self._leader is not None
-        start = await self._checkpoint()
+        start = await read_checkpoint(self._leader, self._name) or FEED_START
         batch = await self._store.read_all(start, self._batch_size)
         if batch:
             async with self._leader.transaction():
-                if not await self._advance(start, batch[-1].global_position):
+                end = batch[-1].feed_position
+                if not await advance_checkpoint(self._leader, self._name, start, end):
                     return 0  # a rebuild reset the checkpoint meanwhile
                 await apply_to_read_models(self._leader, _decoded(batch))
             PROJECTOR_EVENTS.labels(self._name).inc(len(batch))
@@ -93,11 +100,7 @@ class Projector:
         """
         async with self._pool.acquire() as conn, conn.transaction():
             # The checkpoint row first, as a batch locks it: the same order cannot deadlock.
-            await conn.execute(
-                "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)"
-                " ON CONFLICT (name) DO UPDATE SET position = 0",
-                self._name,
-            )
+            await reset_checkpoint(conn, self._name)
             await conn.execute(f"TRUNCATE {_READ_MODELS}")
         applied = 0
         try:
@@ -121,26 +124,5 @@ class Projector:
         if not await self._leadership.acquire():
             return False
         assert self._leader is not None
-        await self._leader.execute(
-            "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)"
-            " ON CONFLICT (name) DO NOTHING",
-            self._name,
-        )
+        await start_checkpoint(self._leader, self._name)
         return True
-
-    async def _checkpoint(self) -> int:
-        assert self._leader is not None
-        position = await self._leader.fetchval(
-            "SELECT position FROM projection_checkpoints WHERE name = $1", self._name
-        )
-        return int(position or 0)
-
-    async def _advance(self, start: int, end: int) -> bool:
-        assert self._leader is not None
-        status = await self._leader.execute(
-            "UPDATE projection_checkpoints SET position = $3 WHERE name = $1 AND position = $2",
-            self._name,
-            start,
-            end,
-        )
-        return bool(status == "UPDATE 1")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -36,6 +36,24 @@ class NewEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+class FeedPosition(NamedTuple):
+    """A place in the global feed, which is ordered by (transaction id, global position).
+
+    Positions are handed out when a row is inserted and transaction ids when a transaction first
+    writes, both before commit and in no fixed order between concurrent appends: a younger
+    transaction can hold a lower position and commit later. Ordering by transaction id first, and
+    reading only below the oldest transaction still in flight, means nothing can later appear
+    behind a place a follower has passed. Within one stream the order is the stream's own, as
+    each append is a single-statement transaction started after the previous one committed.
+    """
+
+    transaction_id: int
+    global_position: int
+
+
+FEED_START = FeedPosition(0, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
     global_position: int
@@ -46,6 +64,11 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: datetime
+    transaction_id: int  # of the transaction that appended it (xid8)
+
+    @property
+    def feed_position(self) -> FeedPosition:
+        return FeedPosition(self.transaction_id, self.global_position)
 
 
 _APPEND = """
@@ -58,7 +81,7 @@ WHERE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1)
 
 _COLUMNS = (
     "global_position, stream_id, stream_version, event_id, event_type,"
-    " data::text AS data, metadata::text AS metadata, recorded_at"
+    " data::text AS data, metadata::text AS metadata, recorded_at, transaction_id"
 )
 
 
@@ -72,6 +95,7 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
         data=json.loads(row["data"]),
         metadata=json.loads(row["metadata"]),
         recorded_at=row["recorded_at"],
+        transaction_id=row["transaction_id"],
     )
 
 
@@ -150,18 +174,34 @@ class EventStore:
             streams[row["stream_id"]].append(_recorded(row))
         return streams
 
-    async def read_all(self, after_position: int = 0, limit: int = 500) -> list[RecordedEvent]:
-        """The global feed in position order, holding back rows a still-open transaction could
-        precede, so a follower that checkpoints the last position it saw never skips an event."""
+    async def read_all(
+        self, after: FeedPosition = FEED_START, limit: int = 500
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events of the global feed after `after`, in feed order (FeedPosition).
+
+        Rows of transactions no older than the oldest one still in flight are held back: they
+        could still be joined by rows that sort before them. A follower that checkpoints the last
+        event's `feed_position` therefore never skips one."""
         rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE global_position > $1"
+            f"SELECT {_COLUMNS} FROM events"
+            " WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)"
             " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " ORDER BY global_position LIMIT $2",
-            after_position,
+            " ORDER BY transaction_id, global_position LIMIT $3",
+            after.transaction_id,
+            after.global_position,
             limit,
         )
         return [_recorded(r) for r in rows]
 
+    async def feed_head(self) -> FeedPosition:
+        """Where a follower starts to receive only what commits from now on: every transaction
+        older than the oldest one in flight has ended, every later event sorts after this."""
+        xmin = await self._pool.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())")
+        return FeedPosition(int(xmin), 0)
+
     async def head_position(self) -> int:
+        """The highest global position; a follower's lag is this minus its checkpoint's (nearly
+        the events it has still to read: positions and feed order differ only among appends
+        that ran at the same moment)."""
         value = await self._pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
         return int(value)

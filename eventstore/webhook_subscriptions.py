@@ -13,11 +13,13 @@ from uuid import UUID
 import asyncpg
 
 from eventstore.cursors import CursorFormat, timestamp, uuid_text
+from eventstore.store import FeedPosition
 
 _CURSOR = CursorFormat("webhooks", (timestamp, uuid_text))  # newest first: (created_at, id)
 _COLUMNS = (
     "id, url, event_types, active, description, secret_sealed, previous_secret_sealed,"
-    " previous_secret_expires_at, position, failing_since, disabled_reason, created_at, updated_at"
+    " previous_secret_expires_at, position_transaction_id, position, failing_since, disabled_reason,"
+    " created_at, updated_at"
 )
 
 
@@ -33,11 +35,16 @@ class Subscription:
     secret_sealed: bytes
     previous_secret_sealed: bytes | None
     previous_secret_expires_at: datetime | None
+    position_transaction_id: int  # with `position`, the FeedPosition fanned out up to
     position: int
     failing_since: datetime | None
     disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def feed_position(self) -> FeedPosition:
+        return FeedPosition(self.position_transaction_id, self.position)
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
@@ -60,12 +67,12 @@ class WebhookSubscriptions:
     async def create(
         self, url: str, event_types: Sequence[str], active: bool, description: str, sealed: bytes
     ) -> Subscription:
-        """A new subscription, positioned at the head of the feed: it receives what happens
-        from now on."""
+        """A new subscription, positioned at the head of the feed (EventStore.feed_head): it
+        receives every event that commits from now on."""
         row = await self._db.fetchrow(
-            "INSERT INTO webhook_subscriptions"
-            " (id, url, event_types, active, description, secret_sealed, position)"
-            " SELECT $1, $2, $3, $4, $5, $6, coalesce(max(global_position), 0) FROM events"
+            "INSERT INTO webhook_subscriptions (id, url, event_types, active, description,"
+            " secret_sealed, position_transaction_id, position)"
+            " VALUES ($1, $2, $3, $4, $5, $6, pg_snapshot_xmin(pg_current_snapshot()), 0)"
             f" RETURNING {_COLUMNS}",
             uuid.uuid4(), url, list(event_types), active, description, sealed,
         )  # fmt: skip
@@ -144,19 +151,21 @@ class WebhookSubscriptions:
     async def active_in_range(self, range_no: int, ranges: int) -> list[Subscription]:
         """The active subscriptions a range's leader delivers."""
         rows = await self._db.fetch(
-            f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE active ORDER BY position, id"
+            f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE active"
+            " ORDER BY position_transaction_id, position, id"
         )
         return [s for s in map(_subscription, rows) if range_of(s.id, ranges) == range_no]
 
     @staticmethod
     async def advance(
-        conn: asyncpg.Connection, subscription_id: UUID, start: int, end: int
+        conn: asyncpg.Connection, subscription_id: UUID, start: FeedPosition, end: FeedPosition
     ) -> bool:
         """Move the position from `start` to `end` (compare-and-set: False if it moved), on the
         connection whose transaction also stores the deliveries fanned out."""
         status = await conn.execute(
-            "UPDATE webhook_subscriptions SET position = $3 WHERE id = $1 AND position = $2",
-            subscription_id, start, end,
+            "UPDATE webhook_subscriptions SET position_transaction_id = $4, position = $5"
+            " WHERE id = $1 AND position_transaction_id = $2 AND position = $3",
+            subscription_id, *start, *end,
         )  # fmt: skip
         return bool(status == "UPDATE 1")
 

@@ -205,6 +205,7 @@ def feed_items(order: Order, first_position: int = 1) -> list[FeedItem]:
             data=event.to_data(),
             metadata={},
             recorded_at=datetime(2025, 6, 1, 12, 0, version, tzinfo=UTC),
+            transaction_id=first_position + version - 1,
         )
         items.append(FeedItem(recorded, entry, event, Order.rehydrate(events[:version])))
     return items

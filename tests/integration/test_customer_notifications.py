@@ -16,9 +16,10 @@ from activities.providers import ProviderUnavailable
 from activities.sandbox import SandboxNotifications
 from commerce.customer_notifications import CHECKPOINT, CustomerNotifications
 from commerce.notification_templates import NOTIFIED, NotificationTemplates
+from eventstore.feed_checkpoints import read_checkpoint
 from eventstore.orders import OrderRepository
 from eventstore.sandbox import SandboxLedger
-from eventstore.store import EventStore
+from eventstore.store import EventStore, FeedPosition
 from tests.public_event_orders import CLIENT_SECRET, RETRY_CART, SCENARIOS
 
 STOREFRONT = "https://shop.test"
@@ -54,17 +55,18 @@ EXPECTED = {
 @pytest.fixture
 async def follower(pool: asyncpg.Pool) -> AsyncIterator[CustomerNotifications]:
     """A follower starting at the head of the feed (the session's earlier orders are not ours)."""
-    await _rewind(pool, await EventStore(pool).head_position())
+    await _rewind(pool, await EventStore(pool).feed_head())
     notifier = SandboxNotifications(SandboxLedger(pool))
     follower = CustomerNotifications(pool, notifier, NotificationTemplates(STOREFRONT))
     yield follower
     await follower.close()
 
 
-async def _rewind(pool: asyncpg.Pool, position: int) -> None:
+async def _rewind(pool: asyncpg.Pool, position: FeedPosition) -> None:
     await pool.execute(
-        "UPDATE projection_checkpoints SET position = $2 WHERE name = $1", CHECKPOINT, position
-    )
+        "UPDATE projection_checkpoints SET transaction_id = $2, position = $3 WHERE name = $1",
+        CHECKPOINT, *position,
+    )  # fmt: skip
 
 
 async def _catch_up(follower: CustomerNotifications) -> None:
@@ -93,7 +95,7 @@ async def _messages(pool: asyncpg.Pool, order_ids: list[str]) -> dict[str, list[
 async def test_every_notified_event_reaches_its_customer_once_from_its_templates(
     pool: asyncpg.Pool, follower: CustomerNotifications
 ) -> None:
-    start = await EventStore(pool).head_position()
+    start = await EventStore(pool).feed_head()
     orders = {name: await _place(pool, name) for name in EXPECTED}
     await _catch_up(follower)
     await _rewind(pool, start)  # the whole feed again, as after a crash: nothing is sent twice
@@ -138,16 +140,14 @@ async def test_while_the_notifier_is_down_messages_wait_and_none_is_sent_twice(
     pool: asyncpg.Pool, follower: CustomerNotifications
 ) -> None:
     switch = SandboxLedger(pool)
-    start = await EventStore(pool).head_position()
+    start = await read_checkpoint(pool, CHECKPOINT)
+    assert start is not None
     order_id = await _place(pool, "declined")
     await switch.set_available("notifications", False)
     try:
         with pytest.raises(ProviderUnavailable):
             await follower.run_once()
-        position = await pool.fetchval(
-            "SELECT position FROM projection_checkpoints WHERE name = $1", CHECKPOINT
-        )
-        assert position == start  # nothing was skipped
+        assert await read_checkpoint(pool, CHECKPOINT) == start  # nothing was skipped
     finally:
         await switch.set_available("notifications", True)
     await _catch_up(follower)

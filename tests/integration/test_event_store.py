@@ -106,7 +106,7 @@ async def test_partly_new_batch_at_a_stale_version_is_a_conflict(store: EventSto
 
 
 async def test_global_feed_lists_every_stream_in_commit_order(store: EventStore) -> None:
-    start = await store.head_position()
+    start = await store.feed_head()
     one, two = _stream(), _stream()
     await store.append(one, [_event("A1")], NO_STREAM)
     await store.append(two, [_event("B1"), _event("B2")], NO_STREAM)
@@ -115,9 +115,9 @@ async def test_global_feed_lists_every_stream_in_commit_order(store: EventStore)
     feed = [r for r in await store.read_all(start) if r.stream_id in (one, two)]
 
     assert [r.type for r in feed] == ["A1", "B1", "B2", "A2"]
-    positions = [r.global_position for r in feed]
-    assert positions == sorted(positions)
-    assert [r.type for r in await store.read_all(feed[1].global_position, limit=2)][:2] == [
+    positions = [r.feed_position for r in feed]
+    assert positions == sorted(positions) and all(p > start for p in positions)
+    assert [r.type for r in await store.read_all(feed[1].feed_position, limit=2)][:2] == [
         "B2",
         "A2",
     ]
@@ -126,7 +126,7 @@ async def test_global_feed_lists_every_stream_in_commit_order(store: EventStore)
 async def test_feed_holds_back_events_of_a_transaction_still_open(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    start = await store.head_position()
+    start = await store.feed_head()
     stream = _stream()
     async with pool.acquire() as slow:
         tx = slow.transaction()
@@ -148,17 +148,10 @@ async def test_feed_holds_back_events_of_a_transaction_still_open(
     assert seen == ["Slow", "Fast"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known fault, found by the bench's webhook section: the feed follows positions, but a "
-    "transaction that took its id before another can take its position after it; the follower "
-    "then checkpoints past an event still being committed (docs/benchmarks.md, 'An event the "
-    "feed can skip')",
-)
 async def test_feed_never_skips_an_event_committed_after_a_later_position(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    start = await store.head_position()
+    start = await store.feed_head()
     early, late = _stream(), _stream()
     async with pool.acquire() as first, pool.acquire() as second:
         first_tx, second_tx = first.transaction(), second.transaction()
@@ -179,8 +172,44 @@ async def test_feed_never_skips_an_event_committed_after_a_later_position(
         )
         await first_tx.commit()
         followed = [r for r in await store.read_all(start) if r.stream_id in (early, late)]
-        checkpoint = followed[-1].global_position if followed else start
+        checkpoint = followed[-1].feed_position if followed else start
         await second_tx.commit()
 
     followed += [r for r in await store.read_all(checkpoint) if r.stream_id in (early, late)]
     assert sorted(r.type for r in followed) == ["HigherPosition", "LowerPosition"]
+
+
+async def test_a_follower_of_concurrent_appends_sees_each_event_once_in_stream_order(
+    store: EventStore,
+) -> None:
+    streams = [_stream() for _ in range(6)]
+    appended: list[uuid.UUID] = []
+    done = asyncio.Event()  # every append has returned
+
+    async def append_all(stream: str) -> None:
+        for version in range(40):
+            event = _event("Counted", n=version + 1)
+            await store.append(stream, [event], version)
+            appended.append(event.event_id)
+
+    async def follow() -> list[tuple[str, int, uuid.UUID]]:
+        seen: list[tuple[str, int, uuid.UUID]] = []
+        checkpoint = await store.feed_head()
+        while not done.is_set() or len(seen) < len(appended):
+            batch = await store.read_all(checkpoint, limit=7)
+            seen += [
+                (r.stream_id, r.stream_version, r.event_id) for r in batch if r.stream_id in streams
+            ]
+            checkpoint = batch[-1].feed_position if batch else checkpoint
+            await asyncio.sleep(0 if batch else 0.01)
+        return seen
+
+    follower = asyncio.create_task(follow())
+    await asyncio.gather(*(append_all(stream) for stream in streams))
+    done.set()
+    async with asyncio.timeout(10):  # a skipped event would leave the follower waiting
+        seen = await follower
+
+    assert sorted(event_id for _, _, event_id in seen) == sorted(appended)
+    for stream in streams:
+        assert [v for s, v, _ in seen if s == stream] == list(range(1, 41))

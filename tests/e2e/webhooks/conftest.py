@@ -150,10 +150,11 @@ async def wait_for_delivery_status(
 @pytest.fixture
 async def notifying(pool: asyncpg.Pool) -> AsyncIterator[None]:
     """The worker's notification follower, from the head of the feed, until the test ends."""
-    head = await EventStore(pool).head_position()
+    head = await EventStore(pool).feed_head()
     await pool.execute(
-        "UPDATE projection_checkpoints SET position = $2 WHERE name = $1", CHECKPOINT, head
-    )
+        "UPDATE projection_checkpoints SET transaction_id = $2, position = $3 WHERE name = $1",
+        CHECKPOINT, *head,
+    )  # fmt: skip
     follower = CustomerNotifications(
         pool, SandboxNotifications(SandboxLedger(pool)), NotificationTemplates("https://shop.test")
     )
