@@ -56,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
         MONEY_EXACT_PATCH,
         UNDO_RETRY,
         SagaStopped,
-        SagaUndo,
     )
     from workflows.shipment_tracking import ShipmentTrackingWorkflow
 
@@ -79,7 +78,7 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(second
 
 
 @workflow.defn
-class OrderFulfillmentWorkflow(SagaUndo, PaymentActionWait):
+class OrderFulfillmentWorkflow(PaymentActionWait):
     def __init__(self) -> None:
         self._steps = {name: StepView(name) for name in STEPS}
         self._status = "pending"

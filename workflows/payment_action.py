@@ -10,7 +10,6 @@ authorization and the order; a customer cancel meanwhile works as anywhere else.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,11 +20,9 @@ with workflow.unsafe.imports_passed_through():
         AUTHORIZE_PAYMENT,
         CHECK_PAYMENT_ACTION,
         EXPIRE_PAYMENT_ACTION,
-        OrderFulfillmentInput,
-        StepView,
     )
     from workflows.saga_inputs import ExpiryInput, PaymentActionOutcome, StepInput
-    from workflows.saga_undo import UNDO_RETRY, SagaStopped
+    from workflows.saga_undo import UNDO_RETRY, SagaStopped, SagaUndo
 
 PAYMENT_ACTION_PATCH = "payment-action"
 LONGEST_RECHECK = timedelta(minutes=5)
@@ -33,28 +30,11 @@ LONGEST_RECHECK = timedelta(minutes=5)
 CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
-class PaymentActionWait:
+class PaymentActionWait(SagaUndo):
     """The `awaiting_payment` stretch of the saga, between the authorize step and the next."""
 
-    _order_id: str
-    _input: OrderFulfillmentInput
-    _steps: dict[str, StepView]
-    _current: str | None
     _cancel_reason: str | None
     _payment_updated: bool
-
-    def _set_status(self, status: str) -> None:
-        raise NotImplementedError
-
-    async def _execute(
-        self,
-        activity: str,
-        arg: Any,
-        retry_policy: RetryPolicy,
-        summary: str | None = None,
-        result_type: type | None = None,
-    ) -> Any:
-        raise NotImplementedError
 
     async def _await_payment_action(self) -> None:
         """Return once the gateway authorized; raise SagaStopped when the customer failed the
