@@ -149,9 +149,9 @@ def build_worker(
 ) -> Worker:
     """The saga's worker. The client's tracing interceptor, if any, applies first (outermost).
 
-    The workflow cache is bounded: every completed order leaves an idle shipment-tracking
-    workflow behind, and an unbounded cache grew the worker by ~77 KiB per order. An evicted
-    workflow is replayed from its history when its next event arrives.
+    The workflow cache is bounded (an unbounded one grew the worker by ~77 KiB per order while
+    every completed order left a shipment-tracking workflow behind). An evicted workflow is
+    replayed from its history when its next event arrives.
     """
     return Worker(
         client,
@@ -208,6 +208,12 @@ def serve_metrics(settings: Settings) -> Runtime | None:
         return None
 
 
+# Seconds the background leaders get to end on their own after SIGTERM: a webhook attempt in
+# flight is cut short after that and sent again later (same Webhook-Id). Kubernetes gives a pod
+# 30 s by default before it kills it.
+LEADERS_STOP_S = 10.0
+
+
 async def run_worker(settings: Settings) -> int:
     if refusal := settings.sandbox_refusal():  # production runs real providers, or says so
         raise RuntimeError(refusal)
@@ -244,11 +250,16 @@ async def run_worker(settings: Settings) -> int:
                      settings.payment_provider)  # fmt: skip
             await stop.wait()
     finally:
-        for task in leaders:
+        stop.set()  # also when the worker itself failed
+        # Each leader ends on its own once `stop` is set, giving up its lock and connection;
+        # one still busy after LEADERS_STOP_S (a webhook attempt in flight) is cancelled, and
+        # still hands its connection back (eventstore/leadership.py), so the pool can close.
+        _, busy = await asyncio.wait(leaders, timeout=LEADERS_STOP_S)
+        for task in busy:
             task.cancel()
         for task in leaders:
             with contextlib.suppress(asyncio.CancelledError):
-                await task  # gives up leadership before the pool closes
+                await task
         await pool.close()
         await cart_store.aclose()
         if tracing:

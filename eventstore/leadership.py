@@ -16,6 +16,7 @@ from asyncpg.pool import PoolConnectionProxy
 class Leadership:
     """Leadership of the task `name` in the lock namespace `lock_class` (an int per kind of task)."""
 
+    LOCK = "SELECT pg_try_advisory_lock($1, hashtext($2))"
     UNLOCK = "SELECT pg_advisory_unlock($1, hashtext($2))"
 
     def __init__(self, pool: asyncpg.Pool, lock_class: int, name: str) -> None:
@@ -35,9 +36,7 @@ class Leadership:
             return True
         conn = await self._pool.acquire()
         try:
-            locked = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", self._lock_class, self._name
-            )
+            locked = await conn.fetchval(self.LOCK, self._lock_class, self._name)
         except BaseException:
             await self._pool.release(conn)
             raise
@@ -54,10 +53,14 @@ class Leadership:
             return
         try:
             await conn.execute(self.UNLOCK, self._lock_class, self._name)
-        except Exception:
+        except BaseException as error:
             # The pool keeps sessions as they are (commerce/connections.py): a lock it could not
-            # give up goes with its connection, which is closed rather than handed out again.
-            # A connection already lost has been taken back by the pool, its lock gone with it.
+            # give up (a failed statement, or a stop that cancelled it midway) goes with its
+            # connection, which is closed rather than handed out again. A connection already
+            # lost has been taken back by the pool, its lock gone with it.
             with contextlib.suppress(Exception):
                 conn.terminate()
-        await self._pool.release(conn)
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            await self._pool.release(conn)  # always: the pool closes only once all are back

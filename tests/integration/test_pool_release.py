@@ -83,3 +83,30 @@ async def test_a_leader_that_cannot_unlock_leaves_no_lock_on_the_pool(
         assert successor.connection is not None  # the lock went with its connection
     finally:
         await successor.release()
+
+
+class SlowLeadership(Leadership):
+    """A leader whose lock and unlock take a while, so a stop can cancel them midway."""
+
+    LOCK = "SELECT pg_try_advisory_lock($1, hashtext($2)) FROM pg_sleep(0.5)"
+    UNLOCK = "SELECT pg_advisory_unlock($1, hashtext($2)) FROM pg_sleep(0.5)"
+
+
+@pytest.mark.parametrize("cancelled_in", ["acquire", "release"])
+async def test_a_leader_cancelled_midway_hands_its_connection_back(
+    settings: Settings, cancelled_in: str
+) -> None:
+    own = await create_pool(settings, min_size=1, max_size=2)
+    leader = SlowLeadership(own, 99, f"pool-release-{uuid.uuid4()}")
+    try:
+        if cancelled_in == "release":
+            assert await leader.acquire()
+        step = asyncio.create_task(getattr(leader, cancelled_in)())
+        await asyncio.sleep(0.1)  # the statement is on its way
+        step.cancel()  # as a worker's shutdown cancels its leaders
+        with pytest.raises(asyncio.CancelledError):
+            await step
+        assert leader.connection is None
+        await asyncio.wait_for(own.close(), 5)  # waits for every connection handed out
+    finally:
+        own.terminate()

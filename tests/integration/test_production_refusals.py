@@ -148,11 +148,12 @@ async def _started(role: str, env: dict[str, str]) -> AsyncIterator[asyncio.subp
     finally:
         if child.returncode is None:
             child.terminate()
-            try:  # a worker sometimes does not answer SIGTERM here (not yet understood): kill it
-                await asyncio.wait_for(child.wait(), 10)
+            try:
+                await asyncio.wait_for(child.wait(), 20)
             except TimeoutError:
                 child.kill()
                 await child.wait()
+                pytest.fail(f"commerce {role} did not stop within 20 s of SIGTERM")
 
 
 async def test_the_api_starts_in_production_when_the_sandbox_is_allowed(
@@ -186,6 +187,9 @@ async def test_the_worker_starts_in_production_when_the_sandbox_is_allowed(
             assert line, f"the worker ended: {seen}"
             seen.append(line.decode())
         assert any("payments: sandbox" in line for line in seen)
+        child.terminate()
+        await asyncio.wait_for(child.wait(), 20)
+    assert child.returncode == 0  # SIGTERM is a clean stop
 
 
 def _settings(**values: Any) -> Settings:
