@@ -8,7 +8,10 @@ Subscriptions are split into RANGES by id; each range has one leader among the w
    subscription and moves each subscription's position (an event is fanned out exactly once);
 2. runs one lane per subscription: the oldest pending delivery of each order is due (order kept
    per order id), attempts go out concurrently (IN_FLIGHT per subscription), so a slow or dead
-   endpoint holds only its own lane, never another subscription's, nor the saga.
+   endpoint holds only its own lane, never another subscription's, nor the saga. While an
+   endpoint is failing its lane sends one delivery at a time and rests between failed ones as a
+   single delivery's retries would, so a dead endpoint does not take the others' share of the
+   machine either.
 
 An attempt is stored before it is sent. A failed one is retried with exponential backoff and
 jitter for COMMERCE_WEBHOOK_RETRY_HOURS, then the delivery is failed; a subscription whose every
@@ -96,6 +99,11 @@ class Lane:
         self._codec = codec
         self._policy = policy
         self._idle_s = idle_s
+        # While the endpoint is failing, one delivery at a time probes it; after each failed
+        # probe the lane rests as a delivery would (retry_delay_s), so a dead endpoint costs one
+        # attempt per backoff, not IN_FLIGHT attempts per round trip for every new event.
+        self._failed_probes = 0
+        self._probe_at = 0.0  # time.monotonic() of the next probe
 
     async def run(self) -> None:
         limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
@@ -114,14 +122,24 @@ class Lane:
             subscription = await self._subscriptions.get(self.subscription_id)
             if subscription is None or not subscription.active:
                 return False
-            due = await self._deliveries.due(subscription.id, IN_FLIGHT)
+            failing = subscription.failing_since is not None
+            if not failing:
+                self._failed_probes = 0
+            resting = failing and time.monotonic() < self._probe_at
+            due = (
+                []
+                if resting
+                else await self._deliveries.due(subscription.id, 1 if failing else IN_FLIGHT)
+            )
             if not due or time.monotonic() - self._lag_measured_at > 1.0:
                 await self._measure_lag(label)  # idle, or at least every second when busy
             if due:
                 secrets = await self._secrets(subscription)
-                await asyncio.gather(
+                delivered = await asyncio.gather(
                     *(self._attempt(client, subscription, secrets, d) for d in due)
                 )
+                if failing and not any(delivered):
+                    self._rest_after_failed_probe()
                 return True
             if await self._disable_if_failing(subscription.id, subscription.failing_since):
                 return False
@@ -133,6 +151,11 @@ class Lane:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), self._idle_s)
         return True
+
+    def _rest_after_failed_probe(self) -> None:
+        self._failed_probes += 1
+        delay = retry_delay_s(self._failed_probes, self._policy.initial_s, self._policy.rng)
+        self._probe_at = time.monotonic() + delay
 
     async def _secrets(self, subscription: Subscription) -> list[str]:
         """The current secret, and the previous one while its grace period lasts."""
@@ -148,10 +171,11 @@ class Lane:
         subscription: Subscription,
         secrets: list[str],
         delivery: DueDelivery,
-    ) -> None:
+    ) -> bool:
+        """One attempt at `delivery`; True when the endpoint took it."""
         attempt = await self._deliveries.start_attempt(delivery.id, self._policy.lease_s)
         if attempt is None:
-            return  # delivered or redelivered meanwhile
+            return False  # delivered or redelivered meanwhile
         headers = signature_headers(
             secrets, str(delivery.event_id), datetime.now(UTC), delivery.payload
         )
@@ -165,8 +189,9 @@ class Lane:
             WEBHOOK_ATTEMPTS.labels("delivered").inc()
             if subscription.failing_since is not None:
                 await self._subscriptions.record_success(subscription.id)
-            return
+            return True
         await self._failed(subscription, delivery, attempt, outcome)
+        return False
 
     async def _failed(
         self,
