@@ -2,7 +2,7 @@
 -- FeedPosition): a position is handed out before commit, so a younger transaction can hold a
 -- lower one and commit later, and a follower that checkpointed positions alone stepped past it
 -- for good. Every checkpoint becomes that pair.
-CREATE INDEX events_in_feed_order ON events (transaction_id, global_position);
+CREATE INDEX IF NOT EXISTS events_in_feed_order ON events (transaction_id, global_position);
 
 ALTER TABLE projection_checkpoints ADD COLUMN transaction_id xid8 NOT NULL DEFAULT '0';
 ALTER TABLE webhook_subscriptions ADD COLUMN position_transaction_id xid8 NOT NULL DEFAULT '0';
