@@ -192,9 +192,11 @@ async def test_a_follower_of_concurrent_appends_sees_each_event_once_in_stream_o
             await store.append(stream, [event], version)
             appended.append(event.event_id)
 
+    head = await store.feed_head()  # before any append: the follower owes all of them
+
     async def follow() -> list[tuple[str, int, uuid.UUID]]:
         seen: list[tuple[str, int, uuid.UUID]] = []
-        checkpoint = await store.feed_head()
+        checkpoint = head
         while not done.is_set() or len(seen) < len(appended):
             batch = await store.read_all(checkpoint, limit=7)
             seen += [
