@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from eventstore.migrations import _migration_files
 from eventstore.store import EventStore, FeedPosition
+from tests.integration.migration_support import apply_migrations_named, database_before
 
 _INSERT = (
     "INSERT INTO events (stream_id, stream_version, event_id, event_type, data)"
@@ -21,26 +21,14 @@ _INSERT = (
 @pytest.fixture
 async def database(postgres_url: str) -> AsyncIterator[str]:
     """A database of its own, migrated up to (not including) 0064."""
-    name = f"migration_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(url)
-    for file_name, sql in _migration_files():
-        if file_name < "0064":
-            await conn.execute(sql)
-    await conn.close()
-    yield url
-    await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    await admin.close()
+    async with database_before(postgres_url, "0064") as url:
+        yield url
 
 
 async def _migrate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        for file_name, sql in _migration_files():
-            if file_name.startswith("0064"):
-                await conn.execute(sql)
+        await apply_migrations_named(conn, lambda file_name: file_name.startswith("0064"))
     finally:
         await conn.close()
 
