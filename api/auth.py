@@ -16,6 +16,8 @@ from commerce.tokens import InvalidToken, KeySetUnreachable, TokenVerifier
 
 CUSTOMER = "customer"
 ADMIN = "admin"
+# The request-state attribute holding the principal a middleware already authenticated.
+VERIFIED_PRINCIPAL = "verified_principal"
 _bearer = HTTPBearer(auto_error=False, description="A JWT: `commerce token SUB [--role admin]`")
 
 
@@ -72,7 +74,11 @@ async def authenticate(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Any caller with a valid bearer token; 401 otherwise."""
+    """Any caller with a valid bearer token; 401 otherwise. A write's token was verified already,
+    before its body was read (`api.limits.WriteGuard`): that principal is used, not decoded again."""
+    verified = getattr(request.state, VERIFIED_PRINCIPAL, None)
+    if isinstance(verified, Principal):
+        return verified
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
     claims = await verified_claims(token_verifier(request, settings), credentials.credentials)

@@ -22,7 +22,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import Principal, authenticate
+from api.auth import VERIFIED_PRINCIPAL, Principal, authenticate
 from api.problems import Problem, problem_response, retry_later
 from commerce.settings import Settings
 
@@ -94,6 +94,7 @@ class WriteGuard:
             await limiter.spend_ip(client[0] if client else "unknown")
             if self._takes_bearer(scope):
                 principal = await self._authenticate(scope)
+                scope.setdefault("state", {})[VERIFIED_PRINCIPAL] = principal
                 await limiter.spend_customer(principal.subject)
         except RateLimited as limited:
             answer = retry_later(429, str(limited), limited.retry_after_s)

@@ -71,12 +71,25 @@ class RecordedEvent:
         return FeedPosition(self.transaction_id, self.global_position)
 
 
-_APPEND = """
+# The expected-version check. A stream's versions run from 1 without a gap (every append goes
+# through here), so "the stream ends at $2" is: version $2 exists (nothing to probe for a new
+# stream), and version $2 + 1 does not — the unique key on (stream_id, stream_version) refuses
+# that one at insert time. One index probe at most, none for a new stream.
+_AT_EXPECTED_VERSION = (
+    "($2::int = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2))"
+)
+_APPEND = f"""
 INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
 SELECT $1, $2::int + n.ord, n.event_id, n.event_type, n.data::jsonb, n.metadata::jsonb
 FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[])
      WITH ORDINALITY AS n(event_id, event_type, data, metadata, ord)
-WHERE (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1) = $2
+WHERE {_AT_EXPECTED_VERSION}
+"""
+# One event (most appends: each saga step records one): no arrays to build and unnest.
+_APPEND_ONE = f"""
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
+SELECT $1, $2::int + 1, $3::uuid, $4::text, $5::jsonb, $6::jsonb
+WHERE {_AT_EXPECTED_VERSION}
 """
 
 _COLUMNS = (
@@ -123,9 +136,12 @@ class EventStore:
             [json.dumps(e.data) for e in events],
             [json.dumps(e.metadata) for e in events],
         )
+        statement, values = (
+            (_APPEND_ONE, [column[0] for column in args]) if len(events) == 1 else (_APPEND, args)
+        )
         async with self._pool.acquire() as conn:
             try:
-                status = await conn.execute(_APPEND, stream_id, expected_version, *args)
+                status = await conn.execute(statement, stream_id, expected_version, *values)
             except asyncpg.UniqueViolationError:
                 status = "INSERT 0 0"
             if status != "INSERT 0 0":

@@ -17,6 +17,7 @@ from starlette.types import Message
 
 from api.app import WEBHOOK_PATHS, create_app
 from commerce.settings import Settings
+from commerce.tokens import TokenVerifier
 from tests.e2e.conftest import Caller, make_caller
 
 LIMIT = Settings.model_fields["max_body_bytes"].default
@@ -121,6 +122,31 @@ async def test_an_anonymous_write_is_401_before_a_byte_of_its_body_is_read(
             status, found, body, pulled = await _raw(app, "POST", path, headers, _endless(1000))
             assert (status, pulled) == (401, 0), (path, body)
             assert found["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_writes_token_is_verified_once_and_names_who_the_route_serves(
+    guarded: httpx.AsyncClient, customer: Caller, other_customer: Caller, monkeypatch: Any
+) -> None:
+    """The write guard verifies the bearer before the body is read; the route is handed that
+    principal rather than decoding the token again (one JWT check per request, not two)."""
+    checked: list[str] = []
+    claims = TokenVerifier.claims
+
+    def counted(verifier: TokenVerifier, token: str) -> dict[str, Any]:
+        checked.append(token)
+        return claims(verifier, token)
+
+    monkeypatch.setattr(TokenVerifier, "claims", counted)
+    mine = await guarded.post("/api/v1/cart/", json={}, headers=customer.headers)
+    assert mine.status_code == 201 and len(checked) == 1
+    theirs = await guarded.get(f"/api/v1/cart/{mine.json()['id']}", headers=other_customer.headers)
+    assert theirs.status_code == 404 and len(checked) == 2  # a read is checked by its route
+    added = await guarded.post(
+        f"/api/v1/cart/{mine.json()['id']}/items",
+        json={"sku": "NO-SUCH-SKU", "quantity": 1},
+        headers=other_customer.headers,
+    )
+    assert added.status_code == 404 and len(checked) == 3  # another's cart, as its own token says
 
 
 async def test_a_body_within_the_limit_is_served(

@@ -57,6 +57,26 @@ async def test_append_ahead_of_the_stream_is_refused_and_leaves_no_gap(store: Ev
     assert await store.read_stream(stream) == []
 
 
+@pytest.mark.parametrize("size", [1, 3])
+async def test_every_append_size_is_held_to_the_expected_version(
+    store: EventStore, size: int
+) -> None:
+    """One event and several go through different statements: both refuse a version behind the
+    stream and one ahead of it, and both take a retry of what they wrote as done."""
+    stream = _stream()
+    await store.append(stream, [_event(), _event()], NO_STREAM)
+    batch = [_event(n=n) for n in range(size)]
+
+    for stale_or_ahead in (0, 1, 3, 5):
+        with pytest.raises(ConcurrencyError) as raised:
+            await store.append(stream, batch, stale_or_ahead)
+        assert raised.value.actual_version == 2
+    assert await store.append(stream, batch, 2) == 2 + size
+    assert await store.append(stream, batch, 2) == 2 + size  # the same batch again: a no-op
+
+    assert [r.stream_version for r in await store.read_stream(stream)] == list(range(1, 3 + size))
+
+
 async def test_twenty_concurrent_appends_at_one_version_exactly_one_wins(store: EventStore) -> None:
     stream = _stream()
     await store.append(stream, [_event()], NO_STREAM)
