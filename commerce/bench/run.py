@@ -89,7 +89,7 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
         async with running_app(settings, temporal) as app:
             pids = ", ".join(f"{name} pid {pid}" for name, pid in app.pids().items())
             say(f"# worker and API up ({pids}); work per order, counted ...")
-            rows += await bench_work(settings, temporal, quick)
+            rows += await bench_work(settings, temporal, quick, app.pids())
             say("# orders (completion seen via Temporal handle.result()), worker scaling, "
                 "memory ...")  # fmt: skip
             rows += await bench_orders(settings, temporal, app, quick)

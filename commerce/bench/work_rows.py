@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import redis.asyncio as redis
 from temporalio.client import Client
 
 from commerce.bench.counters import STATS_FLUSH_S, PostgresCounters, read_redis, sqlite_used_bytes
+from commerce.bench.cpu import cpu_seconds, spent
 from commerce.bench.histories import TemporalWork, count_events, fetch_histories, started_since
 from commerce.bench.measure import Row, drive
 from commerce.bench.orders import bearer, expect, running_bare
@@ -26,9 +28,12 @@ TIMEOUT_S = 300.0
 BARE_TYPE = "BenchBareWorkflow"
 
 
-async def bench_work(settings: Settings, temporal: Client, quick: bool) -> list[Row]:
+async def bench_work(
+    settings: Settings, temporal: Client, quick: bool, app_pids: dict[str, int]
+) -> list[Row]:
     """Warm up, measure the worker's polling at rest, count the orders, count as many bare
-    workflows; rows of section "work", each per order (or per request)."""
+    workflows; rows of section "work", each per order (or per request). `app_pids` names the
+    API's and worker's processes, for their CPU time."""
     count = QUICK_ORDERS if quick else ORDERS
     counters = await PostgresCounters.connect(settings.database_url)
     cache = redis.from_url(settings.redis_url)
@@ -41,13 +46,14 @@ async def bench_work(settings: Settings, temporal: Client, quick: bool) -> list[
             await _orders(settings, http, temporal, sku, WARM_UP)
             rest = await _at_rest(servers)
             shoppers = _shoppers(settings, count)
-            settle = _settler(counters)
+            cpu = [cpu_seconds(app_pids)]
+            settle = _settler(counters, lambda: cpu.append(cpu_seconds(app_pids)))
             work = await count_orders(servers, http, shoppers, sku, CONCURRENCY, settle)
-        bare, bare_bytes = await _bare(temporal, temporal_db, count)
+        bare, bare_bytes, bare_cpu = await _bare(temporal, temporal_db, count, app_pids)
     finally:
         await counters.close()
         await cache.aclose()
-    return work_rows(work, rest, bare, bare_bytes)
+    return work_rows(work, rest, bare, bare_bytes) + cpu_rows(spent(*cpu), bare_cpu, count)
 
 
 def _shoppers(settings: Settings, count: int) -> list[Shopper]:
@@ -81,9 +87,10 @@ async def _caught_up(counters: PostgresCounters, timeout_s: float = 120.0) -> No
             await asyncio.sleep(0.2)
 
 
-def _settler(counters: PostgresCounters) -> Any:
+def _settler(counters: PostgresCounters, caught_up: Callable[[], None]) -> Any:
     async def settle() -> None:
         await _caught_up(counters)
+        caught_up()
         await asyncio.sleep(STATS_FLUSH_S)  # until the backends' transaction counts are flushed
 
     return settle
@@ -105,11 +112,15 @@ async def _at_rest(servers: Servers) -> dict[str, float]:
     }
 
 
-async def _bare(temporal: Client, temporal_db: Path, count: int) -> tuple[TemporalWork, int | None]:
+async def _bare(
+    temporal: Client, temporal_db: Path, count: int, app_pids: dict[str, int]
+) -> tuple[TemporalWork, int | None, dict[str, float]]:
     since = datetime.now(UTC) - timedelta(seconds=1)
     before = sqlite_used_bytes(temporal_db)
     async with running_bare(temporal) as bare:
+        cpu_before = cpu_seconds(app_pids)
         done = await drive("bare workflows (work)", count, CONCURRENCY, bare, TIMEOUT_S)
+        cpu = spent(cpu_before, cpu_seconds(app_pids))
     if done.errors:
         raise RuntimeError(f"bare workflows: {done.errors} failed; first: {done.first_error}")
     async with asyncio.timeout(30):
@@ -120,7 +131,7 @@ async def _bare(temporal: Client, temporal_db: Path, count: int) -> tuple[Tempor
             await asyncio.sleep(0.2)
     after = sqlite_used_bytes(temporal_db)
     grown = None if before is None or after is None else after - before
-    return count_events(await fetch_histories(temporal, ids)), grown
+    return count_events(await fetch_histories(temporal, ids)), grown, cpu
 
 
 def _row(group: str, name: str, ours: float, bare: float | None, **extra: Any) -> Row:
@@ -164,6 +175,30 @@ def work_rows(
         by_command = {name: round(calls / n, 2) for name, calls in used.by_command.most_common()}
         rows.append(_row("Redis", f"commands {label}", used.commands / n, 0, by_command=by_command))
         rows.append(_row("Redis", f"round trips {label}", used.round_trips / n, 0))
+    return rows
+
+
+CPU_ROLES = (
+    ("temporal", "Temporal dev server"),
+    ("worker", "commerce worker"),
+    ("api", "commerce api"),
+    ("postgres", "PostgreSQL (every backend)"),
+    ("redis", "Redis"),
+    ("driver", "bench process (HTTP client; the bare workflow's own worker)"),
+)
+
+
+def cpu_rows(ours: dict[str, float], bare: dict[str, float], count: int) -> list[Row]:
+    """CPU milliseconds per order by process, and in all, beside the bare workflow's: ours from
+    the first cart until the feed's followers caught up, the bare workflows' from the first
+    start to the last result (`commerce.bench.cpu`)."""
+    rows = [
+        _row("CPU ms", label, ours[role] * 1000 / count, bare[role] * 1000 / count)
+        for role, label in CPU_ROLES
+    ]
+    total_ours, total_bare = sum(ours.values()), sum(bare.values())
+    rows.append(_row("CPU ms", "all of them", total_ours * 1000 / count,
+                     total_bare * 1000 / count))  # fmt: skip
     return rows
 
 

@@ -71,6 +71,11 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
     assert work["statements (cart to read models caught up)"]["ours"] > 0
     assert work["round trips per add-to-cart"]["ours"] >= 1
     assert work["event store bytes (events, indexes, TOAST)"]["ours"] > 0
+    cpu = {row["name"]: row for row in report["rows"] if row.get("group") == "CPU ms"}
+    for process in ("Temporal dev server", "commerce worker", "commerce api", "all of them"):
+        assert cpu[process]["ours"] > 0, cpu[process]
+    assert cpu["Temporal dev server"]["bare"] > 0 and cpu["commerce api"]["bare"] < 1
+    assert cpu["all of them"]["ours"] >= cpu["commerce worker"]["ours"]
     assert "work per order" in done.stdout
     assert plot_path.read_bytes().startswith(b"\x89PNG")
     assert "Temporal handle.result()" in done.stdout
