@@ -84,6 +84,10 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():  # a profiling tool, not a dependency of the product
+        print(f"commerce.bench.profiling needs py-spy beside {sys.executable}: "
+              f"{Path(sys.executable).parent / 'pip'} install py-spy", file=sys.stderr)  # fmt: skip
+        return 2
     bench_cmd = [sys.executable, "-m", "commerce.cli", "bench", *args.bench_args]
     bench_log = (args.out / "bench.log").open("w")
     bench = subprocess.Popen(bench_cmd, stdout=subprocess.PIPE, stderr=bench_log, text=True)
