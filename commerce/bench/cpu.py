@@ -13,7 +13,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROLES = ("temporal", "worker", "api", "postgres", "redis", "driver")
+# Each role a process is counted under, and what it is (the work-per-order table's labels).
+ROLES = {
+    "temporal": "Temporal dev server",
+    "worker": "commerce worker",
+    "api": "commerce api",
+    "postgres": "PostgreSQL (every backend)",
+    "redis": "Redis",
+    "driver": "bench process (HTTP client; the bare workflow's own worker)",
+}
 _PROC = Path("/proc")
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 

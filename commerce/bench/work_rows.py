@@ -15,7 +15,7 @@ import redis.asyncio as redis
 from temporalio.client import Client
 
 from commerce.bench.counters import STATS_FLUSH_S, PostgresCounters, read_redis, sqlite_used_bytes
-from commerce.bench.cpu import cpu_seconds, spent
+from commerce.bench.cpu import ROLES, cpu_seconds, spent
 from commerce.bench.histories import TemporalWork, count_events, fetch_histories, started_since
 from commerce.bench.measure import Row, drive
 from commerce.bench.orders import bearer, expect, running_bare
@@ -46,14 +46,16 @@ async def bench_work(
             await _orders(settings, http, temporal, sku, WARM_UP)
             rest = await _at_rest(servers)
             shoppers = _shoppers(settings, count)
-            cpu = [cpu_seconds(app_pids)]
-            settle = _settler(counters, lambda: cpu.append(cpu_seconds(app_pids)))
+            cpu_start, cpu_caught_up = cpu_seconds(app_pids), dict[str, float]()
+            settle = _settler(counters, lambda: cpu_caught_up.update(cpu_seconds(app_pids)))
             work = await count_orders(servers, http, shoppers, sku, CONCURRENCY, settle)
         bare, bare_bytes, bare_cpu = await _bare(temporal, temporal_db, count, app_pids)
     finally:
         await counters.close()
         await cache.aclose()
-    return work_rows(work, rest, bare, bare_bytes) + cpu_rows(spent(*cpu), bare_cpu, count)
+    return work_rows(work, rest, bare, bare_bytes) + cpu_rows(
+        spent(cpu_start, cpu_caught_up), bare_cpu, count
+    )
 
 
 def _shoppers(settings: Settings, count: int) -> list[Shopper]:
@@ -178,23 +180,13 @@ def work_rows(
     return rows
 
 
-CPU_ROLES = (
-    ("temporal", "Temporal dev server"),
-    ("worker", "commerce worker"),
-    ("api", "commerce api"),
-    ("postgres", "PostgreSQL (every backend)"),
-    ("redis", "Redis"),
-    ("driver", "bench process (HTTP client; the bare workflow's own worker)"),
-)
-
-
 def cpu_rows(ours: dict[str, float], bare: dict[str, float], count: int) -> list[Row]:
     """CPU milliseconds per order by process, and in all, beside the bare workflow's: ours from
     the first cart until the feed's followers caught up, the bare workflows' from the first
     start to the last result (`commerce.bench.cpu`)."""
     rows = [
         _row("CPU ms", label, ours[role] * 1000 / count, bare[role] * 1000 / count)
-        for role, label in CPU_ROLES
+        for role, label in ROLES.items()
     ]
     total_ours, total_bare = sum(ours.values()), sum(bare.values())
     rows.append(_row("CPU ms", "all of them", total_ours * 1000 / count,
