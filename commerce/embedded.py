@@ -11,16 +11,18 @@ import contextlib
 import ctypes
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from commerce import postgres_home
 
@@ -39,10 +41,50 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports (inclusive) Linux hands out for `bind(0)` and outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+# Ports already picked by this process: each goes to one server.
+_PICKED: set[int] = set()
+_PICKING = threading.Lock()
+_RANDOM = random.Random()  # its own generator: tests that seed `random` do not repeat our picks
+_LOWEST_PICK = 20000
+
+
 def free_port() -> int:
+    """A loopback port free now, for a server started soon, never the same one twice per process.
+
+    It lies below the kernel's ephemeral range (`ephemeral_port_range`), which every `bind(0)`
+    and outgoing connection draws from: between this pick and the server's own bind no other
+    process is handed it. Where that range starts too low to leave room, the kernel picks.
+    """
+    low, _ = ephemeral_port_range()
+    with _PICKING:
+        for _ in range(200 if low - _LOWEST_PICK >= 1000 else 0):
+            port = _RANDOM.randrange(_LOWEST_PICK, low)
+            if port not in _PICKED and _bindable(port):
+                _PICKED.add(port)
+                return port
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        _PICKED.add(port)
+        return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def temporal_binary() -> Path:
@@ -65,6 +107,14 @@ async def port_answers(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+PORT_RACE_STARTS = 3  # starts of a server that lost a port it picked itself, before giving up
+_PORT_TAKEN = "address already in use"
+
+
+class EarlyExit(RuntimeError):
+    """The child ended before it answered; the message ends with the tail of its log."""
+
+
 @dataclass
 class EmbeddedServer:
     """A supervised child process; subclasses say how to prepare, start and probe it."""
@@ -73,6 +123,10 @@ class EmbeddedServer:
     data_dir: Path
     port: int
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
+    # The server binds ports it chose itself besides `port` (the Temporal dev server's HTTP,
+    # metrics and internal services): another process can take one before it binds it.
+    picks_own_ports: ClassVar[bool] = False
+    _log_start: int = field(default=0, init=False, repr=False)
 
     @property
     def log_path(self) -> Path:
@@ -102,12 +156,30 @@ class EmbeddedServer:
         """One-time setup once the server answers (e.g. create the database)."""
 
     async def start(self, timeout_s: float = 60.0) -> None:
+        """Start the child and return once it answers; raises RuntimeError (with the end of its
+        log) if it exits first, TimeoutError if it does not answer within `timeout_s` seconds.
+        A server that `picks_own_ports` and lost one of them is started again (`PORT_RACE_STARTS`).
+        """
         if await port_answers(self.port):
             raise RuntimeError(f"{self.name}: port {self.port} on 127.0.0.1 is already in use")
         await asyncio.to_thread(self.prepare)
+        for start in range(1, PORT_RACE_STARTS + 1):
+            await self._spawn()
+            try:
+                await self.wait_ready(timeout_s)
+                break
+            except EarlyExit:
+                lost_a_port = _PORT_TAKEN in self.log_tail(self._log_start)
+                if not (self.picks_own_ports and lost_a_port and start < PORT_RACE_STARTS):
+                    raise
+                self.process = None
+        await self.after_ready()
+
+    async def _spawn(self) -> None:
         user = self.run_as()
         privileges = postgres_home.privileges_of(pwd.getpwnam(user)) if user else {}
         log = self.log_path.open("ab")
+        self._log_start = log.tell()  # this start's lines begin here
         self.process = await asyncio.create_subprocess_exec(
             *self.command(),
             stdin=subprocess.DEVNULL,
@@ -119,21 +191,37 @@ class EmbeddedServer:
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log.close()
-        await self.wait_ready(timeout_s)
-        await self.after_ready()
 
     async def wait_ready(self, timeout_s: float) -> None:
+        """Until the child answers; EarlyExit if it ends first, TimeoutError after `timeout_s`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             if self.process is not None and self.process.returncode is not None:
-                raise RuntimeError(f"{self.name} exited early; see {self.log_path}")
+                raise EarlyExit(self.exit_report(self._log_start))
             if await self.answers():
                 return
             await asyncio.sleep(0.1)
+        tail = self.log_tail(self._log_start) or "(nothing)"
         raise TimeoutError(
-            f"{self.name} did not answer within {timeout_s:.0f}s; see {self.log_path}"
+            f"{self.name} did not answer within {timeout_s:.0f}s; the end of {self.log_path}:\n"
+            f"{tail}"
         )
+
+    def exit_report(self, log_from: int = 0) -> str:
+        """'NAME exited early (CODE)' and the last lines its log gained since byte `log_from`."""
+        code = self.process.returncode if self.process is not None else None
+        tail = self.log_tail(log_from) or "(nothing)"
+        return f"{self.name} exited early ({code}); the end of {self.log_path}:\n{tail}"
+
+    def log_tail(self, log_from: int = 0, lines: int = 15) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(log_from)
+                said = log.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(said.strip().splitlines()[-lines:])
 
     async def stop(self, timeout_s: float = 20.0) -> None:
         process, self.process = self.process, None
@@ -292,6 +380,7 @@ class EmbeddedTemporal(EmbeddedServer):
 
     ui_port: int = 8233
     codec_endpoint: str | None = None  # the Web UI decrypts payloads through it
+    picks_own_ports: ClassVar[bool] = True  # HTTP, metrics and internal services' ports
 
     @property
     def address(self) -> str:

@@ -61,7 +61,7 @@ async def _polling(temporal: Client, worker: CommerceProcess, timeout_s: float =
             if any(poller.identity.startswith(prefix) for poller in answer.pollers):
                 return
             if worker.process.returncode is not None:
-                raise RuntimeError(f"{worker.name} exited early; see {worker.log_path}")
+                raise RuntimeError(worker.exit_report())
             await asyncio.sleep(0.2)
 
 
