@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from commerce.bench.work import OrderWork, Servers, count_orders
 from commerce.settings import Settings
 
 ORDERS, QUICK_ORDERS, WARM_UP, CONCURRENCY = 50, 10, 5, 10
+QUICK_REST_S = 3.0  # `--quick`'s window at rest: statements and Redis commands only
 TIMEOUT_S = 300.0
 BARE_TYPE = "BenchBareWorkflow"
 
@@ -44,7 +46,7 @@ async def bench_work(
         async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
             sku = await _product(settings, http, count + WARM_UP)
             await _orders(settings, http, temporal, sku, WARM_UP)
-            rest = await _at_rest(servers)
+            rest = await _at_rest(servers, QUICK_REST_S if quick else STATS_FLUSH_S)
             shoppers = _shoppers(settings, count)
             cpu_start, cpu_caught_up = cpu_seconds(app_pids), dict[str, float]()
             settle = _settler(counters, lambda: cpu_caught_up.update(cpu_seconds(app_pids)))
@@ -98,20 +100,33 @@ def _settler(counters: PostgresCounters, caught_up: Callable[[], None]) -> Any:
     return settle
 
 
-async def _at_rest(servers: Servers) -> dict[str, float]:
+@dataclass(frozen=True)
+class AtRest:
+    """Work per second with no order in flight; `transactions_per_s` None where not read."""
+
+    statements_per_s: float
+    transactions_per_s: float | None
+    redis_commands_per_s: float
+
+
+async def _at_rest(servers: Servers, window_s: float) -> AtRest:
     """What the processes do with no order in flight (the worker's followers of the feed poll),
-    per second, over one stats flush interval."""
+    per second, over `window_s` seconds. Statements and Redis commands count at once;
+    transactions reach the view only after a stats flush (`STATS_FLUSH_S`), so they are read
+    only over a window at least that long (a full run; `--quick` gives None)."""
     await _caught_up(servers.postgres)
-    await asyncio.sleep(STATS_FLUSH_S)
+    flushed = window_s >= STATS_FLUSH_S
+    if flushed:
+        await asyncio.sleep(STATS_FLUSH_S)  # the warm-up's transactions reach the view first
     before, redis_before = await servers.postgres.read(), await read_redis(servers.redis)
-    await asyncio.sleep(STATS_FLUSH_S)
+    await asyncio.sleep(window_s)
     after, redis_after = await servers.postgres.read(), await read_redis(servers.redis)
     work = after - before
-    return {
-        "statements_per_s": work.statement_count / STATS_FLUSH_S,
-        "transactions_per_s": work.transactions / STATS_FLUSH_S,
-        "redis_commands_per_s": (redis_after - redis_before).commands / STATS_FLUSH_S,
-    }
+    return AtRest(
+        statements_per_s=work.statement_count / window_s,
+        transactions_per_s=work.transactions / window_s if flushed else None,
+        redis_commands_per_s=(redis_after - redis_before).commands / window_s,
+    )
 
 
 async def _bare(
@@ -142,7 +157,7 @@ def _row(group: str, name: str, ours: float, bare: float | None, **extra: Any) -
 
 
 def work_rows(
-    work: OrderWork, rest: dict[str, float], bare: TemporalWork, bare_bytes: int | None
+    work: OrderWork, rest: AtRest, bare: TemporalWork, bare_bytes: int | None
 ) -> list[Row]:
     n, b = work.orders, bare.executions or 1
     ours = work.temporal
@@ -153,18 +168,18 @@ def work_rows(
         rows.append(_row("Temporal", "SQLite bytes in use", work.temporal_db_bytes / n,
                          bare_bytes / b))  # fmt: skip
     pg = work.postgres
-    polling = {
-        key: rest[f"{key}_per_s"] * work.seconds / n for key in ("statements", "transactions")
-    }
+    per_order_s = work.seconds / n  # the seconds of the run, per order
     top = [[query, round(calls / n, 2)] for query, calls in pg.statements.most_common(15)]
+    at_rest = "  as many seconds at rest (the worker's polling)"
     rows += [
         _row("PostgreSQL", "statements (cart to read models caught up)", pg.statement_count / n,
-             0, top=top, at_rest_per_s=round(rest["statements_per_s"], 2)),
-        _row("PostgreSQL", "  as many seconds at rest (the worker's polling)",
-             polling["statements"], 0),
+             0, top=top, at_rest_per_s=round(rest.statements_per_s, 2)),
+        _row("PostgreSQL", at_rest, rest.statements_per_s * per_order_s, 0),
         _row("PostgreSQL", "transactions (xact_commit + xact_rollback)", pg.transactions / n, 0),
-        _row("PostgreSQL", "  as many seconds at rest (the worker's polling)",
-             polling["transactions"], 0),
+    ]  # fmt: skip
+    if rest.transactions_per_s is not None:
+        rows.append(_row("PostgreSQL", at_rest, rest.transactions_per_s * per_order_s, 0))
+    rows += [
         _row("PostgreSQL", "write transactions (xids; savepoints too)",
              pg.write_transactions / n, 0),
         _row("PostgreSQL", "event store bytes (events, indexes, TOAST)",
