@@ -20,6 +20,7 @@ from activities.providers import Notification, Notifier
 from commerce.dispatch_metrics import DISPATCHER_LAG, NOTIFICATIONS_SENT
 from commerce.notification_templates import NOTIFIED, NotificationTemplates
 from eventstore.feed_checkpoints import advance_checkpoint, read_checkpoint, start_checkpoint
+from eventstore.feed_lag import FeedLag
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
 from eventstore.store import EventStore
@@ -46,6 +47,7 @@ class CustomerNotifications:
         self._templates = templates
         self._batch_size = batch_size
         self._leadership = Leadership(pool, _LOCK_CLASS, CHECKPOINT)
+        self._lag = FeedLag(self._store, DISPATCHER_LAG.labels(CHECKPOINT))
 
     @property
     def is_leader(self) -> bool:
@@ -69,8 +71,7 @@ class CustomerNotifications:
             items = [i for i in await public_items(self._store, batch) if i.entry.name in NOTIFIED]
             await self._send_all(items)
             await advance_checkpoint(leader, CHECKPOINT, start, end)
-        lag = await self._store.head_position() - end.global_position
-        DISPATCHER_LAG.labels(CHECKPOINT).set(max(lag, 0))
+        await self._lag.observe(end.global_position)
         return len(batch)
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:

@@ -4,7 +4,8 @@ from prometheus_client import Counter, Gauge
 
 DISPATCHER_LAG = Gauge(
     "commerce_dispatcher_lag_events",
-    "Events in the store beyond a feed follower's position (webhook ranges, notifications)",
+    "Events in the store beyond a feed follower's position (webhook ranges, notifications;"
+    " read at most once a second)",
     ["consumer"],
 )
 WEBHOOK_LAG = Gauge(

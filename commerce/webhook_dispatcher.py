@@ -46,6 +46,7 @@ from commerce.webhook_sender import AttemptOutcome, WebhookSender
 from commerce.webhook_signing import signature_headers, unseal_secret
 from domain.public_events import envelope, matches
 from domain.webhook_rules import disables, gives_up, retry_delay_s
+from eventstore.feed_lag import LAG_READ_EVERY_S, FeedLag
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
 from eventstore.store import EventStore, FeedPosition
@@ -93,7 +94,7 @@ class Lane:
         self.subscription_id = subscription_id
         self.wake = asyncio.Event()
         self.stopping = False  # finish the attempts in flight, start no more
-        self._lag_measured_at = 0.0
+        self._lag_measured_at = -LAG_READ_EVERY_S  # the first round measures
         self._subscriptions = WebhookSubscriptions(pool)
         self._deliveries = WebhookDeliveries(pool)
         self._codec = codec
@@ -131,8 +132,8 @@ class Lane:
                 if resting
                 else await self._deliveries.due(subscription.id, 1 if failing else IN_FLIGHT)
             )
-            if not due or time.monotonic() - self._lag_measured_at > 1.0:
-                await self._measure_lag(label)  # idle, or at least every second when busy
+            if time.monotonic() - self._lag_measured_at >= LAG_READ_EVERY_S:
+                await self._measure_lag(label)  # a statement of its own: once a second at most
             if due:
                 secrets = await self._secrets(subscription)
                 delivered = await asyncio.gather(
@@ -260,6 +261,7 @@ class RangeDispatcher:
         self._name = f"webhooks-{range_no}"
         self._leadership = Leadership(pool, _LOCK_CLASS, self._name)
         self._lanes: dict[UUID, tuple[Lane, asyncio.Task[None]]] = {}
+        self._lag = FeedLag(self._store, DISPATCHER_LAG.labels(self._name))
 
     @property
     def is_leader(self) -> bool:
@@ -292,7 +294,7 @@ class RangeDispatcher:
                     self._lanes[subscription_id][0].wake.set()
             consumed += len(batch)
             ends.append(batch[-1].global_position if batch else position.global_position)
-        DISPATCHER_LAG.labels(self._name).set(max(await self._store.head_position() - min(ends), 0))
+        await self._lag.observe(min(ends))
         return consumed
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.1) -> None:

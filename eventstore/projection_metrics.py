@@ -4,7 +4,7 @@ from prometheus_client import Counter, Gauge
 
 PROJECTOR_LAG = Gauge(
     "commerce_projector_lag_events",
-    "Events in the store beyond the projection's checkpoint, after its last batch",
+    "Events in the store beyond the projection's checkpoint (read at most once a second)",
     ["projection"],
 )
 PROJECTOR_EVENTS = Counter(

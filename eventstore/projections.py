@@ -16,6 +16,7 @@ from eventstore.feed_checkpoints import (
     reset_checkpoint,
     start_checkpoint,
 )
+from eventstore.feed_lag import FeedLag
 from eventstore.leadership import Leadership
 from eventstore.projection_metrics import PROJECTOR_EVENTS, PROJECTOR_LAG
 from eventstore.read_models import PROJECTION, apply_to_read_models, projector_lag
@@ -48,6 +49,7 @@ class Projector:
         self._name = name
         self._batch_size = batch_size
         self._leadership = Leadership(pool, _LOCK_CLASS, name)
+        self._lag = FeedLag(self._store, PROJECTOR_LAG.labels(name))
 
     @property
     def is_leader(self) -> bool:
@@ -64,14 +66,14 @@ class Projector:
         assert self._leader is not None
         start = await read_checkpoint(self._leader, self._name) or FEED_START
         batch = await self._store.read_all(start, self._batch_size)
+        end = batch[-1].feed_position if batch else start
         if batch:
             async with self._leader.transaction():
-                end = batch[-1].feed_position
                 if not await advance_checkpoint(self._leader, self._name, start, end):
                     return 0  # a rebuild reset the checkpoint meanwhile
                 await apply_to_read_models(self._leader, _decoded(batch))
             PROJECTOR_EVENTS.labels(self._name).inc(len(batch))
-        PROJECTOR_LAG.labels(self._name).set(await self.lag())
+        await self._lag.observe(end.global_position)
         return len(batch)
 
     async def run_forever(self, stop: asyncio.Event, idle_sleep_s: float = 0.2) -> None:
