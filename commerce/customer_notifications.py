@@ -19,7 +19,7 @@ import asyncpg
 from activities.providers import Notification, Notifier
 from commerce.dispatch_metrics import DISPATCHER_LAG, NOTIFICATIONS_SENT
 from commerce.notification_templates import NOTIFIED, NotificationTemplates
-from eventstore.feed_checkpoints import advance_checkpoint, read_checkpoint, start_checkpoint
+from eventstore.feed_checkpoints import advance_checkpoint, start_checkpoint
 from eventstore.feed_lag import FeedLag
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
@@ -60,12 +60,11 @@ class CustomerNotifications:
             return 0
         leader = self._leadership.connection
         assert leader is not None
-        start = await read_checkpoint(leader, CHECKPOINT)
-        if start is None:  # the migration made the row; a wiped table starts at the head
+        found = await self._store.read_from_checkpoint(leader, CHECKPOINT, self._batch_size)
+        if found is None:  # the migration made the row; a wiped table starts at the head
             await start_checkpoint(leader, CHECKPOINT, await self._store.feed_head())
-            start = await read_checkpoint(leader, CHECKPOINT)
-            assert start is not None
-        batch = await self._store.read_all(start, self._batch_size)
+            return 0
+        start, batch = found
         end = batch[-1].feed_position if batch else start
         if batch:
             items = [i for i in await public_items(self._store, batch) if i.entry.name in NOTIFIED]

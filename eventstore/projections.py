@@ -12,7 +12,6 @@ from domain import events as ev
 from domain.events import event_from_data
 from eventstore.feed_checkpoints import (
     advance_checkpoint,
-    read_checkpoint,
     reset_checkpoint,
     start_checkpoint,
 )
@@ -20,7 +19,7 @@ from eventstore.feed_lag import FeedLag
 from eventstore.leadership import Leadership
 from eventstore.projection_metrics import PROJECTOR_EVENTS, PROJECTOR_LAG
 from eventstore.read_models import PROJECTION, apply_to_read_models, projector_lag
-from eventstore.store import FEED_START, EventStore, RecordedEvent
+from eventstore.store import EventStore, RecordedEvent
 
 log = logging.getLogger("commerce.projector")
 
@@ -64,8 +63,11 @@ class Projector:
         if not await self._lead():
             return 0
         assert self._leader is not None
-        start = await read_checkpoint(self._leader, self._name) or FEED_START
-        batch = await self._store.read_all(start, self._batch_size)
+        found = await self._store.read_from_checkpoint(self._leader, self._name, self._batch_size)
+        if found is None:  # its row was deleted while this process led: begin again
+            await start_checkpoint(self._leader, self._name)
+            return 0
+        start, batch = found
         end = batch[-1].feed_position if batch else start
         if batch:
             async with self._leader.transaction():

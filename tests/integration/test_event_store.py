@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
+from eventstore.feed_checkpoints import read_checkpoint, start_checkpoint
 from eventstore.store import NO_STREAM, ConcurrencyError, EventStore, NewEvent
 
 
@@ -235,3 +236,36 @@ async def test_a_follower_of_concurrent_appends_sees_each_event_once_in_stream_o
     assert sorted(event_id for _, _, event_id in seen) == sorted(appended)
     for stream in streams:
         assert [v for s, v, _ in seen if s == stream] == list(range(1, 41))
+
+
+async def test_a_followers_checkpoint_and_next_batch_come_in_one_read_as_two_reads_give_them(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    follower = f"follower-{uuid.uuid4()}"
+    assert await store.read_from_checkpoint(pool, follower) is None  # no row: no checkpoint
+
+    start = await store.feed_head()
+    await start_checkpoint(pool, follower, start)
+    assert await store.read_from_checkpoint(pool, follower) == (start, [])  # nothing after it
+
+    stream = _stream()
+    await store.append(stream, [_event("A1"), _event("A2"), _event("A3")], NO_STREAM)
+    async with pool.acquire() as slow:  # an append still open is held back, as read_all does
+        tx = slow.transaction()
+        await tx.start()
+        await slow.execute(
+            "INSERT INTO events (stream_id, stream_version, event_id, event_type, data)"
+            " VALUES ($1, 1, $2, 'Slow', '{}')",
+            _stream(),
+            uuid.uuid4(),
+        )
+        found = await store.read_from_checkpoint(pool, follower, limit=2)
+        two_reads = await read_checkpoint(pool, follower), await store.read_all(start, limit=2)
+        rest = await store.read_from_checkpoint(pool, follower, limit=500)
+        await tx.rollback()
+
+    assert found is not None and found == two_reads
+    assert [r.type for r in found[1]] == ["A1", "A2"]
+    assert rest is not None and [r.type for r in rest[1] if r.stream_id == stream] == [
+        "A1", "A2", "A3",
+    ]  # fmt: skip

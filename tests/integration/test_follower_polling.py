@@ -2,8 +2,9 @@
 `pg_stat_statements` on the session's server (nothing else follows the feed in the suite).
 
 A follower polls every 0.2 s (the webhook ranges every 0.1 s) and sets its lag gauge; the lag
-needs the store's head, `max(global_position)` over the events, a statement of its own. Read on
-every poll it was a third of the statements an idle worker sends.
+needs the store's head, `max(global_position)` over the events, a statement of its own: read on
+every poll it was a third of the statements an idle worker sent, the checkpoint read before
+each batch another third.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from eventstore.store import EventStore
 POLLS = 20
 
 
-async def _head_reads(counters: PostgresCounters) -> int:
-    """Calls so far of the statements that read the store's head (`max(global_position)`)."""
+async def _statements(counters: PostgresCounters) -> tuple[int, int]:
+    """Calls so far of every statement, and of those that read the store's head
+    (`max(global_position)`); the counters' own reading is not among them."""
     statements = (await counters.read()).statements
-    return sum(n for text, n in statements.items() if "max(global_position)" in text)
+    head = sum(n for text, n in statements.items() if "max(global_position)" in text)
+    return sum(statements.values()), head
 
 
 @pytest.fixture
@@ -41,17 +44,20 @@ async def counters(postgres_url: str) -> AsyncIterator[PostgresCounters]:
 
 async def _idle_polls(
     counters: PostgresCounters, poll: Callable[[], Awaitable[int]]
-) -> tuple[int, float]:
-    """Catch up, then poll POLLS times with nothing new: the head reads and the seconds taken."""
+) -> tuple[int, int, float]:
+    """Catch up, then poll POLLS times with nothing new: the statements sent, the head reads
+    among them, and the seconds taken."""
     while await poll():
         pass
-    before, started = await _head_reads(counters), time.monotonic()
+    (all_before, head_before), started = await _statements(counters), time.monotonic()
     for _ in range(POLLS):
         assert await poll() == 0
-    return await _head_reads(counters) - before, time.monotonic() - started
+    seconds = time.monotonic() - started
+    all_after, head_after = await _statements(counters)
+    return all_after - all_before, head_after - head_before, seconds
 
 
-async def test_an_idle_projector_reads_the_stores_head_at_most_once_a_second(
+async def test_an_idle_projector_sends_one_statement_a_poll_and_reads_the_head_once_a_second(
     pool: asyncpg.Pool, counters: PostgresCounters
 ) -> None:
     projector = Projector(pool, name="idle-polling")
@@ -61,14 +67,15 @@ async def test_an_idle_projector_reads_the_stores_head_at_most_once_a_second(
         "idle-polling", *await EventStore(pool).feed_head(),
     )  # fmt: skip
     try:
-        reads, seconds = await _idle_polls(counters, projector.run_once)
+        statements, reads, seconds = await _idle_polls(counters, projector.run_once)
     finally:
         await projector.close()
 
     assert reads <= 1 + seconds / LAG_READ_EVERY_S, f"{reads} head reads in {POLLS} idle polls"
+    assert statements - reads == POLLS, "one statement per idle poll: checkpoint and batch at once"
 
 
-async def test_idle_customer_notifications_read_the_stores_head_at_most_once_a_second(
+async def test_idle_notifications_send_one_statement_a_poll_and_read_the_head_once_a_second(
     pool: asyncpg.Pool, counters: PostgresCounters
 ) -> None:
     await pool.execute(  # from the head: the session's earlier orders are not this test's
@@ -78,8 +85,9 @@ async def test_idle_customer_notifications_read_the_stores_head_at_most_once_a_s
     notifier = SandboxNotifications(SandboxLedger(pool))
     follower = CustomerNotifications(pool, notifier, NotificationTemplates("https://shop.test"))
     try:
-        reads, seconds = await _idle_polls(counters, follower.run_once)
+        statements, reads, seconds = await _idle_polls(counters, follower.run_once)
     finally:
         await follower.close()
 
     assert reads <= 1 + seconds / LAG_READ_EVERY_S, f"{reads} head reads in {POLLS} idle polls"
+    assert statements - reads == POLLS, "one statement per idle poll: checkpoint and batch at once"
