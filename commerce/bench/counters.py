@@ -8,6 +8,7 @@ by the orders between two readings, and tests/e2e/test_work_per_order.py holds t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections import Counter
@@ -158,3 +159,16 @@ def sqlite_used_bytes(path: Path | None) -> int | None:
     finally:
         conn.close()
     return int((pages - free) * size)
+
+
+async def feed_caught_up(counters: PostgresCounters, timeout_s: float, poll_s: float = 0.1) -> None:
+    """Until every follower of the event feed (projector, notifications) has reached its head;
+    RuntimeError after `timeout_s` seconds. One reading per `poll_s` seconds."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if (await counters.read()).feed_lag <= 0:
+                    return
+                await asyncio.sleep(poll_s)
+    except TimeoutError:
+        raise RuntimeError(f"read models not caught up within {timeout_s:.0f}s") from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from commerce.bench.app import App
-from commerce.bench.counters import PostgresCounters, sqlite_used_bytes
+from commerce.bench.counters import PostgresCounters, feed_caught_up, sqlite_used_bytes
 from commerce.bench.measure import Measurement, drive
 from commerce.bench.memory import rss_mib
 from commerce.bench.orders import placing_orders
@@ -79,7 +79,7 @@ async def bench_soak(
             started = time.perf_counter()
 
             async def sample(orders: int) -> Sample:
-                await _caught_up(counters)
+                await feed_caught_up(counters, CATCH_UP_TIMEOUT_S)
                 reading = await counters.read()
                 used = await asyncio.to_thread(sqlite_used_bytes, temporal_db)
                 return Sample(
@@ -98,18 +98,6 @@ async def bench_soak(
     finally:
         await counters.close()
     return Soak(concurrency, concurrency, slices, samples, pids)
-
-
-async def _caught_up(counters: PostgresCounters) -> None:
-    """Until every follower of the event feed (projector, notifications) has reached its head."""
-    try:
-        async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
-            while True:
-                if (await counters.read()).feed_lag <= 0:
-                    return
-                await asyncio.sleep(0.5)
-    except TimeoutError:
-        raise RuntimeError(f"read models not caught up within {CATCH_UP_TIMEOUT_S:.0f}s") from None
 
 
 def _progress(label: str, measured: Measurement, sample: Sample) -> None:

@@ -15,7 +15,13 @@ import httpx
 import redis.asyncio as redis
 from temporalio.client import Client
 
-from commerce.bench.counters import STATS_FLUSH_S, PostgresCounters, read_redis, sqlite_used_bytes
+from commerce.bench.counters import (
+    STATS_FLUSH_S,
+    PostgresCounters,
+    feed_caught_up,
+    read_redis,
+    sqlite_used_bytes,
+)
 from commerce.bench.cpu import ROLES, cpu_seconds, spent
 from commerce.bench.histories import TemporalWork, count_events, fetch_histories, started_since
 from commerce.bench.measure import Row, drive
@@ -25,6 +31,7 @@ from commerce.bench.work import OrderWork, Servers, count_orders
 from commerce.settings import Settings
 
 ORDERS, QUICK_ORDERS, WARM_UP, CONCURRENCY = 50, 10, 5, 10
+CATCH_UP_TIMEOUT_S = 120.0
 QUICK_REST_S = 3.0  # `--quick`'s window at rest: statements and Redis commands only
 TIMEOUT_S = 300.0
 BARE_TYPE = "BenchBareWorkflow"
@@ -82,18 +89,9 @@ async def _orders(
     await check_out(http, temporal, shoppers, CONCURRENCY)
 
 
-async def _caught_up(counters: PostgresCounters, timeout_s: float = 120.0) -> None:
-    """Until every follower of the feed (projector, notifications) has reached its head."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if (await counters.read()).feed_lag <= 0:
-                return
-            await asyncio.sleep(0.2)
-
-
 def _settler(counters: PostgresCounters, caught_up: Callable[[], None]) -> Any:
     async def settle() -> None:
-        await _caught_up(counters)
+        await feed_caught_up(counters, CATCH_UP_TIMEOUT_S)
         caught_up()
         await asyncio.sleep(STATS_FLUSH_S)  # until the backends' transaction counts are flushed
 
@@ -114,7 +112,7 @@ async def _at_rest(servers: Servers, window_s: float) -> AtRest:
     per second, over `window_s` seconds. Statements and Redis commands count at once;
     transactions reach the view only after a stats flush (`STATS_FLUSH_S`), so they are read
     only over a window at least that long (a full run; `--quick` gives None)."""
-    await _caught_up(servers.postgres)
+    await feed_caught_up(servers.postgres, CATCH_UP_TIMEOUT_S)
     flushed = window_s >= STATS_FLUSH_S
     if flushed:
         await asyncio.sleep(STATS_FLUSH_S)  # the warm-up's transactions reach the view first
