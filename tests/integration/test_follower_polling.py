@@ -57,6 +57,13 @@ async def _idle_polls(
     return all_after - all_before, head_after - head_before, seconds
 
 
+def _assert_one_statement_a_poll_and_a_head_read_a_second(
+    statements: int, reads: int, seconds: float
+) -> None:
+    assert reads <= 1 + seconds / LAG_READ_EVERY_S, f"{reads} head reads in {POLLS} idle polls"
+    assert statements - reads == POLLS, "one statement per idle poll: checkpoint and batch at once"
+
+
 async def test_an_idle_projector_sends_one_statement_a_poll_and_reads_the_head_once_a_second(
     pool: asyncpg.Pool, counters: PostgresCounters
 ) -> None:
@@ -71,8 +78,7 @@ async def test_an_idle_projector_sends_one_statement_a_poll_and_reads_the_head_o
     finally:
         await projector.close()
 
-    assert reads <= 1 + seconds / LAG_READ_EVERY_S, f"{reads} head reads in {POLLS} idle polls"
-    assert statements - reads == POLLS, "one statement per idle poll: checkpoint and batch at once"
+    _assert_one_statement_a_poll_and_a_head_read_a_second(statements, reads, seconds)
 
 
 async def test_idle_notifications_send_one_statement_a_poll_and_read_the_head_once_a_second(
@@ -89,5 +95,4 @@ async def test_idle_notifications_send_one_statement_a_poll_and_read_the_head_on
     finally:
         await follower.close()
 
-    assert reads <= 1 + seconds / LAG_READ_EVERY_S, f"{reads} head reads in {POLLS} idle polls"
-    assert statements - reads == POLLS, "one statement per idle poll: checkpoint and batch at once"
+    _assert_one_statement_a_poll_and_a_head_read_a_second(statements, reads, seconds)
