@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from domain.errors import SpendingLimitExceeded
 
@@ -20,15 +21,17 @@ class SpendingLimit:
     currency: str
 
 
+async def _read_limit(db: asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy) -> SpendingLimit:
+    value = await db.fetchval("SELECT value::text FROM shop_settings WHERE name = $1", _SETTING)
+    return SpendingLimit(**json.loads(value)) if value else SpendingLimit(0, "USD")
+
+
 class SpendingLimits:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def current(self) -> SpendingLimit:
-        value = await self._pool.fetchval(
-            "SELECT value::text FROM shop_settings WHERE name = $1", _SETTING
-        )
-        return SpendingLimit(**json.loads(value)) if value else SpendingLimit(0, "USD")
+        return await _read_limit(self._pool)
 
     async def set(self, limit: SpendingLimit) -> None:
         await self._pool.execute(
@@ -60,7 +63,7 @@ class SpendingLimits:
     async def _decide(
         self, conn: asyncpg.Connection, order_id: str, customer_id: str, currency: str, amount: int
     ) -> str:
-        limit = await self.current()
+        limit = await _read_limit(conn)  # the held connection: never a second one from the pool
         spent = await conn.fetchval(
             "SELECT coalesce(sum(amount), 0) FROM spending_holds"
             " WHERE customer_id = $1 AND currency = $2 AND status = 'held'",

@@ -70,3 +70,20 @@ async def test_limit_applies_only_to_its_currency(limits: SpendingLimits) -> Non
     customer = f"c-{uuid.uuid4()}"
     await limits.hold(str(uuid.uuid4()), customer, "EUR", 50_000)
     assert await _attempt(limits, customer, 100)
+
+
+async def test_as_many_holds_at_once_as_the_pool_has_connections_all_finish(
+    postgres_url: str, limits: SpendingLimits
+) -> None:
+    # A hold decides with the connection it holds: asking the pool for a second one while every
+    # connection is held by a hold waiting for its own second one wedges them all (a worker after
+    # a restart: its first dozen authorizations at once, each until its step timed out).
+    await limits.set(SpendingLimit(10_000, "USD"))
+    size = 4
+    async with asyncpg.create_pool(postgres_url, min_size=size, max_size=size) as small:
+        holds = SpendingLimits(small)
+        started = [
+            holds.hold(str(uuid.uuid4()), f"c-{uuid.uuid4()}", "USD", 100) for _ in range(size)
+        ]
+        async with asyncio.timeout(10):
+            await asyncio.gather(*started)
