@@ -16,8 +16,6 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import ValidationError
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from commerce.connections import migrate
@@ -26,6 +24,7 @@ from commerce.payload_codec import new_key_spec
 from commerce.settings import Settings, secret_fields
 from commerce.stripe_keys import LOCAL_SECRET_KEY, api_base, secret_key
 from tests.integration.test_production_settings import production_env
+from tests.temporal_namespaces import fresh_namespace
 
 pytestmark = pytest.mark.slow
 STRIPE_KEYS = {
@@ -39,19 +38,7 @@ STRIPE_KEYS = {
 async def namespace(temporal_env: WorkflowEnvironment) -> str:
     """A Temporal namespace of its own: a production worker started here polls the real task
     queue, and must not take the tasks of the sagas other tests left in the session's."""
-    service = temporal_env.client.workflow_service
-    name = f"production-{uuid.uuid4().hex[:8]}"
-    await service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period={"seconds": 3600}
-        )
-    )
-    for _ in range(100):  # a new namespace reaches the frontend within seconds
-        with contextlib.suppress(RPCError):
-            await service.describe_namespace(DescribeNamespaceRequest(namespace=name))
-            return name
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"namespace {name} never became visible")
+    return await fresh_namespace(temporal_env.client, "production")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import ipaddress
 import os
 import ssl
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from google.protobuf.duration_pb2 import Duration
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from commerce.connections import Unreachable, connect_temporal, register_search_attributes
 from commerce.embedded import SEARCH_ATTRIBUTES, free_port
 from commerce.settings import Settings
+from tests.temporal_namespaces import fresh_namespace
 
 SERVER_NAME = "temporal.shop.test"
 
@@ -176,13 +174,7 @@ def test_a_certificate_without_its_key_is_refused_at_start(tmp_path: Path) -> No
 
 
 async def _fresh_namespace(client: Client) -> str:
-    name = f"shop-{uuid.uuid4().hex[:8]}"
-    await client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
-        )
-    )
-    return name
+    return await fresh_namespace(client, "shop", retention_s=86400)
 
 
 async def test_migrate_registers_the_search_attributes_once_over_tls(
