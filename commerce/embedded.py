@@ -169,7 +169,7 @@ class EmbeddedServer:
                 await self.wait_ready(timeout_s)
                 break
             except EarlyExit:
-                lost_a_port = _PORT_TAKEN in self.log_tail(self._log_start)
+                lost_a_port = _PORT_TAKEN in self.log_tail()
                 if not (self.picks_own_ports and lost_a_port and start < PORT_RACE_STARTS):
                     raise
                 self.process = None
@@ -198,26 +198,27 @@ class EmbeddedServer:
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             if self.process is not None and self.process.returncode is not None:
-                raise EarlyExit(self.exit_report(self._log_start))
+                raise EarlyExit(self.exit_report())
             if await self.answers():
                 return
             await asyncio.sleep(0.1)
-        tail = self.log_tail(self._log_start) or "(nothing)"
         raise TimeoutError(
-            f"{self.name} did not answer within {timeout_s:.0f}s; the end of {self.log_path}:\n"
-            f"{tail}"
+            f"{self.name} did not answer within {timeout_s:.0f}s; {self._what_it_logged()}"
         )
 
-    def exit_report(self, log_from: int = 0) -> str:
-        """'NAME exited early (CODE)' and the last lines its log gained since byte `log_from`."""
+    def exit_report(self) -> str:
+        """'NAME exited early (CODE)' and the last lines its log gained since this start."""
         code = self.process.returncode if self.process is not None else None
-        tail = self.log_tail(log_from) or "(nothing)"
-        return f"{self.name} exited early ({code}); the end of {self.log_path}:\n{tail}"
+        return f"{self.name} exited early ({code}); {self._what_it_logged()}"
 
-    def log_tail(self, log_from: int = 0, lines: int = 15) -> str:
+    def _what_it_logged(self) -> str:
+        return f"the end of {self.log_path}:\n{self.log_tail() or '(nothing)'}"
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last `lines` lines the log gained since this start."""
         try:
             with self.log_path.open("rb") as log:
-                log.seek(log_from)
+                log.seek(self._log_start)
                 said = log.read().decode(errors="replace")
         except OSError:
             return ""
