@@ -41,7 +41,7 @@ class Plan:
 
 
 FULL = Plan((200, 200), ((10, 100), (50, 200), (200, 500)), (2, 4), (50, 200))
-QUICK = Plan((40, 10), ((10, 40),), (2,), (10, 12))
+QUICK = Plan((20, 10), ((10, 20),), (2,), (10, 10))
 
 
 # Issue 16's targets: orders/s at least this share of the bare workflow's, by concurrency (the

@@ -60,7 +60,7 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
     assert all(r["speedup"] > 0 and r["errors"] == 0 for r in scaling)
     assert {r["process"] for r in memory} == {"api", "worker"}
     for row in memory:
-        assert [s["orders"] for s in row["samples"]] == [40, 80], row
+        assert [s["orders"] for s in row["samples"]] == [20, 40], row
         assert all(s["rss_mib"] > 0 for s in row["samples"]), row
         assert isinstance(row["target_met"], bool)
     assert work["activity tasks scheduled"]["bare"] == 6
@@ -80,4 +80,4 @@ def test_quick_bench_reports_every_section_beside_its_baseline(tmp_path: Path) -
     assert "work per order" in done.stdout
     assert plot_path.read_bytes().startswith(b"\x89PNG")
     assert "Temporal handle.result()" in done.stdout
-    assert "after 40:" in done.stdout
+    assert "after 20:" in done.stdout
