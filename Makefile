@@ -18,8 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/commerce dev
 
+# The suite's files in TEST_PROCESSES processes (each with its own servers); 1 runs them in one.
+TEST_PROCESSES ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(filter 1,$(TEST_PROCESSES)),,-n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder)
 
 bench: $(STAMP)
 	$(BIN)/commerce bench $(ARGS)

@@ -168,3 +168,10 @@ async def saga_worker(
 
     async with build_worker(temporal_client, pool, ports=ports_for(settings, pool, redis_client)):
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `slow` (their own processes: the drills, the bench, `commerce infra`) first.
+    Under `make test` the files are shared out between processes as the run goes; the longest
+    started last would end the run alone on one of them. The order within a file is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
