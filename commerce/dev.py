@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from commerce.connections import create_pool, migrate
 from commerce.embedded import EmbeddedServer, port_answers
-from commerce.infra import address_lines, running_infrastructure, supervise
+from commerce.infra import address_lines, running_infrastructure, stopped_by_signals, supervise
 from commerce.payload_codec import payload_key_spec
 from commerce.redaction import redacted
 from commerce.settings import Settings
@@ -47,11 +47,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 async def run_dev(settings: Settings) -> int:
-    async with running_infrastructure(settings) as servers:
+    crashed, logs = None, settings.data_dir.resolve() / "logs"
+    async with stopped_by_signals(), running_infrastructure(settings) as servers:
         applied = await migrate(settings)
         print(f"# schema up to date ({len(applied)} migration(s) applied now)", flush=True)
         await load_demo_catalog_once(settings)
-        logs = settings.data_dir.resolve() / "logs"
         env = child_environment(settings)
         worker = CommerceProcess("worker", logs, 0, role="worker", env=env)
         api = CommerceProcess("api", logs, settings.api_port, role="api", env=env)

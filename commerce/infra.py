@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from commerce.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServer, EmbeddedTemporal
 from commerce.embedded_stripe import EmbeddedStripe
@@ -81,43 +82,72 @@ async def running_infrastructure(
 
 
 MAX_RESTARTS = 5
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def supervise(servers: list[EmbeddedServer]) -> str | None:
-    """Run until SIGINT/SIGTERM (returns None). A child that dies is started again on the same
-    data, as a supervisor does; one that keeps dying (MAX_RESTARTS) ends the run (returns its name).
+@dataclass
+class StopRequest:
+    """Whether SIGINT or SIGTERM asked the process to stop (`signal`: which, None if neither)."""
+
+    signal: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def stopped_by_signals() -> AsyncIterator[StopRequest]:
+    """From entering the block, SIGINT (Ctrl-C) and SIGTERM cancel the task inside it, whatever it
+    is doing (starting servers, supervising them): its `finally` blocks stop what it started, and
+    the block then ends normally with the request's `signal` set. Honoured even where SIGINT was
+    ignored at launch (a background job): an operator who sends it means it. A second signal does
+    not interrupt the stopping. For the processes that start servers: infra, dev, bench.
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    restarts = dict.fromkeys((s.name for s in servers), 0)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    request = StopRequest()
+
+    def stop(received: int) -> None:
+        if request.signal is None:
+            request.signal = received
+            task.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig)
     try:
-        while not stop.is_set():
-            for server in servers:
-                if server.process is None or server.process.returncode is None:
-                    continue
-                code = server.process.returncode
-                restarts[server.name] += 1
-                if restarts[server.name] > MAX_RESTARTS:
-                    return server.name
-                print(f"# {server.name} exited ({code}); starting it again", flush=True)
-                server.process = None
-                try:
-                    await server.start()
-                except (OSError, RuntimeError, TimeoutError) as error:
-                    print(f"# {server.name} did not come back: {error}", flush=True)
-                    return server.name
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
-        return None
+        yield request
+    except asyncio.CancelledError:
+        if request.signal is None:
+            raise  # cancelled by something else
+        task.uncancel()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
+async def supervise(servers: list[EmbeddedServer]) -> str:
+    """Watch the servers until cancelled (`stopped_by_signals`). A child that dies is started
+    again on the same data, as a supervisor does; one that keeps dying (MAX_RESTARTS) ends the
+    run: returns its name."""
+    restarts = dict.fromkeys((s.name for s in servers), 0)
+    while True:
+        for server in servers:
+            if server.process is None or server.process.returncode is None:
+                continue
+            code = server.process.returncode
+            restarts[server.name] += 1
+            if restarts[server.name] > MAX_RESTARTS:
+                return server.name
+            print(f"# {server.name} exited ({code}); starting it again", flush=True)
+            server.process = None
+            try:
+                await server.start()
+            except (OSError, RuntimeError, TimeoutError) as error:
+                print(f"# {server.name} did not come back: {error}", flush=True)
+                return server.name
+        await asyncio.sleep(0.5)
+
+
 async def run_infra(settings: Settings) -> int:
-    async with running_infrastructure(settings) as servers:
+    crashed = None
+    async with stopped_by_signals(), running_infrastructure(settings) as servers:
         for line in address_lines(settings):
             print(redacted(line), flush=True)
         print(f"# Temporal UI: {settings.temporal_ui_url}  (Ctrl-C stops everything)", flush=True)

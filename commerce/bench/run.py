@@ -39,7 +39,7 @@ from commerce.bench.webhooks import bench_webhooks
 from commerce.bench.work_rows import bench_work
 from commerce.connections import connect_temporal, migrate
 from commerce.embedded import free_port
-from commerce.infra import running_infrastructure
+from commerce.infra import running_infrastructure, stopped_by_signals
 from commerce.settings import Settings
 
 
@@ -121,20 +121,25 @@ async def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     say(f"# commerce bench{mode} on {machine_line(info)}")
     data_dir = Path(tempfile.mkdtemp(prefix="commerce-bench-"))
     started = time.perf_counter()
-    kept = True
-    try:
-        run_settings = bench_settings(data_dir, settings)
-        if soak:
-            rows = await _soak(run_settings, soak, args.soak_concurrency)
-        else:
-            rows = await _sections(run_settings, quick)
-        kept = False
-    finally:
-        if kept:
-            print(f"commerce bench: stopped early; server logs kept in {data_dir}", file=sys.stderr)
-        else:
-            with contextlib.suppress(OSError):
-                shutil.rmtree(data_dir)
+    kept, rows = True, list[Row]()
+    # A Ctrl-C or SIGTERM stops the servers and removes the throwaway cluster on its way out.
+    async with stopped_by_signals() as stop:
+        try:
+            run_settings = bench_settings(data_dir, settings)
+            if soak:
+                rows = await _soak(run_settings, soak, args.soak_concurrency)
+            else:
+                rows = await _sections(run_settings, quick)
+            kept = False
+        finally:
+            if kept:
+                print(f"commerce bench: stopped early; server logs kept in {data_dir}",
+                      file=sys.stderr)  # fmt: skip
+            else:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(data_dir)
+    if stop.signal is not None:
+        return 128 + stop.signal  # the shell's code for a run ended by that signal
     duration = time.perf_counter() - started
     info["loadavg_end"] = load_average()
     say(f"\n# {machine_line(info)}; {duration:.0f}s")

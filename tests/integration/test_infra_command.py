@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as redis
 from temporalio.client import Client
 
-from commerce.embedded import EmbeddedPostgres, free_port
+from commerce.embedded import EmbeddedPostgres, free_port, port_answers
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +94,42 @@ async def test_infra_prints_addresses_serves_and_keeps_data_across_restart(tmp_p
         await conn.close()
     finally:
         assert await _stop(process) == 0
+
+
+def _ignore_sigint() -> None:
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # as a shell does for a job it runs in the background
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_stop_asked_while_servers_start_stops_those_started_and_ends_0(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Ctrl-C or SIGTERM before every server is up is honoured at once, as it is once they are:
+    what started is stopped and infra ends 0. SIGINT arrives ignored at launch (a background job)."""
+    data_dir = tmp_path / "data"
+    env = _environment(data_dir)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "commerce.cli", "infra",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        preexec_fn=_ignore_sigint,
+    )  # fmt: skip
+    async with asyncio.timeout(60):  # Valkey answers first; PostgreSQL's initdb takes longer
+        while not await port_answers(int(env["COMMERCE_EMBEDDED_REDIS_PORT"])):
+            await asyncio.sleep(0.02)
+    process.send_signal(stop)
+    try:
+        code = await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        code = None
+    assert process.stdout is not None
+    said = (await process.stdout.read()).decode(errors="replace")
+    assert "COMMERCE_DATABASE_URL=" not in said, f"every server was up before the stop: {said}"
+    assert code == 0, f"infra ended {code} (None: still running 30 s after the stop):\n{said}"
+    assert _children_of_data_dir(data_dir) == []
 
 
 async def test_malformed_address_setting_ends_with_one_line_naming_it(tmp_path: Path) -> None:
