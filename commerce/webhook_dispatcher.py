@@ -46,7 +46,7 @@ from commerce.webhook_sender import AttemptOutcome, WebhookSender
 from commerce.webhook_signing import signature_headers, unseal_secret
 from domain.public_events import envelope, matches
 from domain.webhook_rules import disables, gives_up, retry_delay_s
-from eventstore.feed_lag import LAG_READ_EVERY_S, FeedLag
+from eventstore.feed_lag import AtMostEvery, FeedLag
 from eventstore.leadership import Leadership
 from eventstore.public_feed import FeedItem, public_items
 from eventstore.store import EventStore, FeedPosition
@@ -94,7 +94,7 @@ class Lane:
         self.subscription_id = subscription_id
         self.wake = asyncio.Event()
         self.stopping = False  # finish the attempts in flight, start no more
-        self._lag_measured_at = -LAG_READ_EVERY_S  # the first round measures
+        self._lag_reads = AtMostEvery()  # a statement of its own: once a second at most
         self._subscriptions = WebhookSubscriptions(pool)
         self._deliveries = WebhookDeliveries(pool)
         self._codec = codec
@@ -132,8 +132,8 @@ class Lane:
                 if resting
                 else await self._deliveries.due(subscription.id, 1 if failing else IN_FLIGHT)
             )
-            if time.monotonic() - self._lag_measured_at >= LAG_READ_EVERY_S:
-                await self._measure_lag(label)  # a statement of its own: once a second at most
+            if self._lag_reads.due():
+                await self._measure_lag(label)
             if due:
                 secrets = await self._secrets(subscription)
                 delivered = await asyncio.gather(
@@ -235,7 +235,6 @@ class Lane:
         return True
 
     async def _measure_lag(self, label: str) -> None:
-        self._lag_measured_at = time.monotonic()
         oldest = await self._deliveries.oldest_pending_at(self.subscription_id)
         lag = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
         WEBHOOK_LAG.labels(label).set(max(lag, 0.0))

@@ -24,6 +24,25 @@ class GaugeChild(Protocol):
     def set(self, value: float) -> None: ...
 
 
+class AtMostEvery:
+    """`due()` is True at most once every `every_s` seconds (the first call always is): how a
+    gauge that costs a statement is kept fresh enough (the followers' lag, a webhook lane's)."""
+
+    def __init__(
+        self, every_s: float = LAG_READ_EVERY_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._every_s = every_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._every_s:
+            return False
+        self._last = now
+        return True
+
+
 class FeedLag:
     """Sets `gauge` to the events between the store's head and a follower's position, reading
     the head at most every `every_s` seconds (the first call always reads)."""
@@ -37,14 +56,9 @@ class FeedLag:
     ) -> None:
         self._store = store
         self._gauge = gauge
-        self._every_s = every_s
-        self._clock = clock
-        self._read_at: float | None = None
+        self._reads = AtMostEvery(every_s, clock)
 
     async def observe(self, position: int) -> None:
         """The follower has read up to global position `position` (an event count, not bytes)."""
-        now = self._clock()
-        if self._read_at is not None and now - self._read_at < self._every_s:
-            return
-        self._read_at = now
-        self._gauge.set(max(await self._store.head_position() - position, 0))
+        if self._reads.due():
+            self._gauge.set(max(await self._store.head_position() - position, 0))

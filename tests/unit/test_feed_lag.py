@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from eventstore.feed_lag import FeedLag
+from eventstore.feed_lag import AtMostEvery, FeedLag
 from eventstore.store import EventStore
 
 
@@ -48,3 +48,15 @@ async def test_a_follower_ahead_of_the_head_it_read_shows_no_negative_lag() -> N
     await lag.observe(9)
 
     assert gauge.values == [0]
+
+
+def test_at_most_every_is_due_at_once_then_once_per_interval() -> None:
+    now = [10.0]
+    reads = AtMostEvery(every_s=1.0, clock=lambda: now[0])
+
+    due = [reads.due()]
+    for _ in range(12):
+        now[0] += 0.25  # exact in binary: no step lands a hair short of the interval
+        due.append(reads.due())
+
+    assert [i for i, d in enumerate(due) if d] == [0, 4, 8, 12]
