@@ -876,6 +876,7 @@ PUBLISHED_DIGESTS = frozenset(
 4abc39ddb163ef0a
 4aceae28b9710ee1
 4ad96fdaa930bfd6
+4ae912d46fe0b8c4
 4b089219da06ed5e
 4b1bbaa370c2e469
 4b73cc579c87a3e6
