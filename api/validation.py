@@ -6,7 +6,9 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
+
+from domain.currencies import is_price_currency
 
 # Embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): they reorder
 # how the text around them is shown, so a name could display as something else (Trojan Source,
@@ -49,7 +51,25 @@ def _utc_representable(moment: datetime) -> datetime:
     return moment
 
 
+def _price_currency(code: str) -> str:
+    if not is_price_currency(code):
+        raise ValueError(
+            f"{code!r} is not an ISO 4217 currency with minor units (e.g. USD, EUR, JPY)"
+        )
+    return code
+
+
 StorableText = Annotated[str, AfterValidator(_storable)]
+# The three capital letters show in the OpenAPI document; the list itself is the domain's.
+CurrencyCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        examples=["USD"],
+        description="an ISO 4217 currency with minor units (not XXX, XTS or a metal)",
+    ),
+    AfterValidator(_price_currency),
+]
 DisplayText = Annotated[str, AfterValidator(_storable), AfterValidator(_displayable)]
 """Text shown to people (names, address lines, reasons): StorableText on one line, without
 control or bidirectional control characters."""

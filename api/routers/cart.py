@@ -10,13 +10,14 @@ from api.cart_errors import CartNotFound
 from api.cart_view import CartView
 from api.deps import CartStoreDep
 from api.ids import CartId, Sku
+from api.validation import CurrencyCode
 from domain.cart import MAX_LINE_QUANTITY
 
 router = APIRouter(prefix="/api/v1/cart", tags=["cart"])
 
 
 class CartCreate(BaseModel):
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", examples=["USD"])
+    currency: CurrencyCode | None = None
 
 
 class CartItemAdd(BaseModel):

@@ -12,7 +12,7 @@ from api.auth import AdminPrincipal, CurrentPrincipal
 from api.deps import CatalogDep
 from api.ids import CursorQuery, Sku
 from api.problems import Problem
-from api.validation import DisplayText
+from api.validation import CurrencyCode, DisplayText
 from eventstore.catalog import Product
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -23,7 +23,7 @@ _MAX_STOCK = 2**31 - 1  # stock.on_hand is a Postgres integer
 class ProductUpsert(BaseModel):
     name: DisplayText = Field(min_length=1, max_length=200)
     price: int = Field(strict=True, ge=0, le=_MAX_PRICE, description="minor units of currency")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
+    currency: CurrencyCode
     stock: int = Field(strict=True, ge=0, le=_MAX_STOCK, description="units on hand")
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import AdminPrincipal
 from api.deps import PoolDep
+from api.validation import CurrencyCode
 from eventstore.spending import SpendingLimit, SpendingLimits
 
 router = APIRouter(prefix="/api/v1/admin/settings", tags=["admin: settings"])
@@ -16,7 +17,7 @@ class SpendingLimitBody(BaseModel):
     amount: int = Field(
         strict=True, ge=0, le=10**12, description="minor units per customer; 0 = no limit"
     )
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode = "USD"
 
 
 @router.get("/spending-limit", response_model=SpendingLimitBody)
