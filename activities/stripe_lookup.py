@@ -12,10 +12,10 @@ import asyncio
 import stripe
 
 from activities.providers import ProviderUnavailable
-from activities.stripe_errors import translated, within
+from activities.stripe_errors import translated
+from activities.stripe_listing import pages
 from activities.stripe_state import OUR_KEY
 
-PAGE = 100
 MAX_LISTED = 20_000  # beyond this a listing gives up (ProviderUnavailable) instead of guessing
 _NO_SEARCH_API = object()
 
@@ -40,14 +40,11 @@ class PaymentIntentFinder:
     async def refund_by_key(self, charge_id: str, key: str) -> tuple[str, int] | None:
         """(id, amount) of the refund of `charge_id` made under `key`, or None. Raises
         ProviderUnavailable."""
-        refunds = await within(
-            self._timeout_s,
-            self._client.v1.refunds.list_async({"charge": charge_id, "limit": PAGE}),
-        )
-        for refund in refunds.data:
-            if (refund.to_dict().get("metadata") or {}).get(OUR_KEY) == key:
-                return str(refund.id), int(refund.amount)
-        return None
+        listing = self._client.v1.refunds.list_async
+        async for refund in pages(listing, {"charge": charge_id}, self._timeout_s):
+            if (refund.get("metadata") or {}).get(OUR_KEY) == key:
+                return str(refund["id"]), int(refund["amount"])
+        return None  # every page read: a charge may carry more than a page of partial refunds
 
     async def _search(self, key: str) -> str | object | None:
         """Stripe's Search API; _NO_SEARCH_API when the server has none (it answers 404)."""
@@ -64,22 +61,16 @@ class PaymentIntentFinder:
         return str(found.data[0].id) if found.data else None
 
     async def _list(self, key: str) -> str | None:
-        after: str | None = None
-        for _ in range(MAX_LISTED // PAGE):
-            params: dict[str, object] = {"limit": PAGE}
-            if after:
-                params["starting_after"] = after
-            page = await within(
-                self._timeout_s,
-                self._client.v1.payment_intents.list_async(params),  # type: ignore[arg-type]
-            )
-            for intent in page.data:
-                if (intent.to_dict().get("metadata") or {}).get(OUR_KEY) == key:
-                    return str(intent.id)
-            if not page.has_more or not page.data:
-                return None
-            after = str(page.data[-1].id)
-        raise ProviderUnavailable(f"more than {MAX_LISTED} PaymentIntents to list for {key}")
+        listing, listed = self._client.v1.payment_intents.list_async, 0
+        async for intent in pages(listing, {}, self._timeout_s):
+            if (intent.get("metadata") or {}).get(OUR_KEY) == key:
+                return str(intent["id"])
+            listed += 1
+            if listed >= MAX_LISTED:
+                raise ProviderUnavailable(
+                    f"more than {MAX_LISTED} PaymentIntents to list for {key}"
+                )
+        return None
 
 
 def _quoted(value: str) -> str:
