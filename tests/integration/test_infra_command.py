@@ -127,8 +127,8 @@ async def test_a_stop_asked_while_servers_start_stops_those_started_and_ends_0(
         code = None
     assert process.stdout is not None
     said = (await process.stdout.read()).decode(errors="replace")
-    assert "COMMERCE_DATABASE_URL=" not in said, f"every server was up before the stop: {said}"
     assert code == 0, f"infra ended {code} (None: still running 30 s after the stop):\n{said}"
+    assert "COMMERCE_DATABASE_URL=" not in said, f"every server was up before the stop: {said}"
     assert _children_of_data_dir(data_dir) == []
 
 
