@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.ids import CartId
 from api.line_items import LineItem
-from api.validation import DisplayText, StorableText
+from api.validation import CountryCode, DisplayText, StorableText
 from domain.order import Order
 from domain.return_events import Return, ReturnLine
 from eventstore.orders import domain_events
@@ -26,7 +26,7 @@ class ShippingAddressIn(BaseModel):
     line1: DisplayText = _Text
     city: DisplayText = Field(min_length=1, max_length=100)
     postal_code: DisplayText = Field(min_length=1, max_length=20)
-    country: str = Field(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")
+    country: CountryCode
 
 
 class CheckoutCreate(BaseModel):

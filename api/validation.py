@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
+from domain.countries import is_country
 from domain.currencies import is_price_currency
 
 # Embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): they reorder
@@ -59,7 +60,24 @@ def _price_currency(code: str) -> str:
     return code
 
 
+def _country(code: str) -> str:
+    if not is_country(code.upper()):
+        raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (e.g. US, GB, DE)")
+    return code.upper()
+
+
 StorableText = Annotated[str, AfterValidator(_storable)]
+# Either case is taken, as before; the order keeps it in capitals.
+CountryCode = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=2,
+        pattern="^[A-Za-z]{2}$",
+        description="an ISO 3166-1 alpha-2 country code, either case (kept in capitals)",
+    ),
+    AfterValidator(_country),
+]
 # The three capital letters show in the OpenAPI document; the list itself is the domain's.
 CurrencyCode = Annotated[
     str,

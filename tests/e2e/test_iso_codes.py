@@ -1,6 +1,7 @@
-"""A currency is an ISO 4217 currency with minor units wherever a client names one: a product's
-price, a new cart, the spending limit. Three capital letters that are not one (or gold, the
-testing code, "no currency") are a 422 problem and change nothing."""
+"""Codes a client sends are the standard's, not only its shape: a currency is an ISO 4217
+currency with minor units wherever one is named (a product's price, a new cart, the spending
+limit); a shipping address's country is an ISO 3166-1 alpha-2 code. Letters of the right count
+that are no such code are a 422 problem and change nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import uuid
 import httpx
 import pytest
 
+from domain.countries import is_country
 from domain.currencies import is_price_currency
-from tests.e2e.conftest import Caller
+from tests.e2e.conftest import Caller, CreateProduct
+from tests.e2e.orders_support import checkout_body, filled_cart
 
 NOT_PRICE_CURRENCIES = ["ABC", "QQQ", "XAU", "XTS", "XXX"]
 SPENDING_LIMIT = "/api/v1/admin/settings/spending-limit"
@@ -72,3 +75,41 @@ async def test_a_spending_limit_in_what_is_no_currency_is_422_and_the_limit_stay
 def test_the_rule_is_the_domains() -> None:
     assert is_price_currency("USD") and is_price_currency("JPY")
     assert not any(map(is_price_currency, [*NOT_PRICE_CURRENCIES, "usd", "US", None]))
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "UK", "EU", "AA"])
+async def test_an_order_shipped_to_no_country_is_422_and_changes_nothing(
+    http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct, country: str
+) -> None:
+    sku = str((await create_product())["sku"])
+    cart_id = await filled_cart(http, customer, (sku, 1))
+    body = checkout_body(cart_id, country=country)
+
+    refused = await http.post("/api/v1/orders/", json=body, headers=customer.headers)
+
+    assert refused.status_code == 422, refused.text
+    assert "ISO 3166" in refused.text
+    cart = await http.get(f"/api/v1/cart/{cart_id}", headers=customer.headers)
+    assert cart.json()["status"] == "active"
+    assert (await http.get("/api/v1/orders/", headers=customer.headers)).json()["items"] == []
+
+
+@pytest.mark.parametrize("country", ["GB", "de", "JP"])
+async def test_an_order_to_a_country_in_either_case_is_accepted_in_capitals(
+    http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct, country: str
+) -> None:
+    sku = str((await create_product())["sku"])
+    cart_id = await filled_cart(http, customer, (sku, 1))
+    body = checkout_body(cart_id, country=country)
+
+    placed = await http.post(
+        "/api/v1/orders/", json=body, headers={**customer.headers, "Idempotency-Key": country}
+    )
+
+    assert placed.status_code in (200, 202), placed.text
+    assert placed.json()["shipping_address"]["country"] == country.upper()
+
+
+def test_the_country_rule_is_the_domains() -> None:
+    assert is_country("US") and is_country("GB")
+    assert not any(map(is_country, ["ZZ", "UK", "us", "USA", "", None]))
