@@ -77,15 +77,21 @@ def test_the_rule_is_the_domains() -> None:
     assert not any(map(is_price_currency, [*NOT_PRICE_CURRENCIES, "usd", "US", None]))
 
 
+async def _check_out_to(
+    http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct, country: str
+) -> tuple[str, httpx.Response]:
+    sku = str((await create_product())["sku"])
+    cart_id = await filled_cart(http, customer, (sku, 1))
+    body = checkout_body(cart_id, country=country)
+    headers = {**customer.headers, "Idempotency-Key": f"to-{country}-{uuid.uuid4()}"}
+    return cart_id, await http.post("/api/v1/orders/", json=body, headers=headers)
+
+
 @pytest.mark.parametrize("country", ["ZZ", "XX", "UK", "EU", "AA"])
 async def test_an_order_shipped_to_no_country_is_422_and_changes_nothing(
     http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct, country: str
 ) -> None:
-    sku = str((await create_product())["sku"])
-    cart_id = await filled_cart(http, customer, (sku, 1))
-    body = checkout_body(cart_id, country=country)
-
-    refused = await http.post("/api/v1/orders/", json=body, headers=customer.headers)
+    cart_id, refused = await _check_out_to(http, customer, create_product, country)
 
     assert refused.status_code == 422, refused.text
     assert "ISO 3166" in refused.text
@@ -98,13 +104,7 @@ async def test_an_order_shipped_to_no_country_is_422_and_changes_nothing(
 async def test_an_order_to_a_country_in_either_case_is_accepted_in_capitals(
     http: httpx.AsyncClient, customer: Caller, create_product: CreateProduct, country: str
 ) -> None:
-    sku = str((await create_product())["sku"])
-    cart_id = await filled_cart(http, customer, (sku, 1))
-    body = checkout_body(cart_id, country=country)
-
-    placed = await http.post(
-        "/api/v1/orders/", json=body, headers={**customer.headers, "Idempotency-Key": country}
-    )
+    _, placed = await _check_out_to(http, customer, create_product, country)
 
     assert placed.status_code in (200, 202), placed.text
     assert placed.json()["shipping_address"]["country"] == country.upper()
