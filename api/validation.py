@@ -55,7 +55,7 @@ def _utc_representable(moment: datetime) -> datetime:
 def _price_currency(code: str) -> str:
     if not is_price_currency(code):
         raise ValueError(
-            f"{code!r} is not an ISO 4217 currency with minor units (e.g. USD, EUR, JPY)"
+            f"{code!r} is not an ISO 4217 currency a price may be in (e.g. USD, EUR, JPY)"
         )
     return code
 
@@ -84,7 +84,7 @@ CurrencyCode = Annotated[
     Field(
         pattern=r"^[A-Z]{3}$",
         examples=["USD"],
-        description="an ISO 4217 currency with minor units (not XXX, XTS or a metal)",
+        description="an ISO 4217 currency with minor units (not XXX, XTS, a metal or a fund)",
     ),
     AfterValidator(_price_currency),
 ]

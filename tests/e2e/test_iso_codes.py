@@ -15,7 +15,7 @@ from domain.currencies import is_price_currency
 from tests.e2e.conftest import Caller, CreateProduct
 from tests.e2e.orders_support import checkout_body, filled_cart
 
-NOT_PRICE_CURRENCIES = ["ABC", "QQQ", "XAU", "XTS", "XXX"]
+NOT_PRICE_CURRENCIES = ["ABC", "QQQ", "XAU", "XTS", "XXX", "USN", "CLF"]
 SPENDING_LIMIT = "/api/v1/admin/settings/spending-limit"
 
 
