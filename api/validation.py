@@ -61,9 +61,9 @@ def _price_currency(code: str) -> str:
 
 
 def _country(code: str) -> str:
-    if not is_country(code.upper()):
+    if not is_country(capitals := code.upper()):
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (e.g. US, GB, DE)")
-    return code.upper()
+    return capitals
 
 
 StorableText = Annotated[str, AfterValidator(_storable)]

@@ -19,19 +19,14 @@ NOT_PRICE_CURRENCIES = ["ABC", "QQQ", "XAU", "XTS", "XXX", "USN", "CLF"]
 SPENDING_LIMIT = "/api/v1/admin/settings/spending-limit"
 
 
-async def _put_product(
-    http: httpx.AsyncClient, admin: Caller, code: str
-) -> tuple[str, httpx.Response]:
-    url = f"/api/v1/admin/products/P-{uuid.uuid4().hex[:10]}"
-    body = {"name": "Kettle", "price": 3999, "currency": code, "stock": 10}
-    return url, await http.put(url, json=body, headers=admin.headers)
-
-
 @pytest.mark.parametrize("code", NOT_PRICE_CURRENCIES)
 async def test_a_product_priced_in_what_is_no_currency_is_422_and_not_stored(
     http: httpx.AsyncClient, admin: Caller, code: str
 ) -> None:
-    url, refused = await _put_product(http, admin, code)
+    url = f"/api/v1/admin/products/P-{uuid.uuid4().hex[:10]}"
+    body = {"name": "Kettle", "price": 3999, "currency": code, "stock": 10}
+
+    refused = await http.put(url, json=body, headers=admin.headers)
 
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -41,12 +36,11 @@ async def test_a_product_priced_in_what_is_no_currency_is_422_and_not_stored(
 
 @pytest.mark.parametrize("code", ["JPY", "KWD", "EUR", "XOF", "CHF"])
 async def test_currencies_of_every_minor_unit_are_accepted(
-    http: httpx.AsyncClient, admin: Caller, code: str
+    create_product: CreateProduct, code: str
 ) -> None:
-    _, created = await _put_product(http, admin, code)
+    product = await create_product(currency=code)  # asserts the 201
 
-    assert created.status_code == 201, created.text
-    assert created.json()["currency"] == code
+    assert product["currency"] == code
 
 
 @pytest.mark.parametrize("code", NOT_PRICE_CURRENCIES)

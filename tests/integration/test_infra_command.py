@@ -97,9 +97,8 @@ async def test_infra_prints_addresses_serves_and_keeps_data_across_restart(tmp_p
 
 
 def _ignore_sigint() -> None:
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # as a shell does for a job it runs in the background
+    """As a shell does for a job it runs in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
