@@ -17,7 +17,7 @@ import redis.asyncio as redis
 from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Interceptor, Worker
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 
 from activities.after_sale import AfterSaleActivities
 from activities.amendment import AmendmentActivities
@@ -152,6 +152,14 @@ def build_worker(
     The workflow cache is bounded (an unbounded one grew the worker by ~77 KiB per order while
     every completed order left a shipment-tracking workflow behind). An evicted workflow is
     replayed from its history when its next event arrives.
+
+    Workflows run outside the SDK's sandbox (`UnsandboxedWorkflowRunner`): the sandbox cost
+    15 ms of the worker's 64 ms of CPU per order (docs/benchmarks.md, "The workflow sandbox"),
+    re-importing the workflow's module for every run and exec'ing a code string for every payload
+    it encodes. What it checked is checked where it costs no order anything: every recorded
+    history replays under the sandbox (tests/integration/test_workflow_replay.py), and
+    tests/unit/test_workflow_determinism.py reads every module the workflows load for a clock,
+    random source, environment or I/O, and for state kept between runs.
     """
     return Worker(
         client,
@@ -173,6 +181,7 @@ def build_worker(
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,
         max_cached_workflows=max_cached_workflows,
+        workflow_runner=UnsandboxedWorkflowRunner(),
     )
 
 

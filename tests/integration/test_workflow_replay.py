@@ -4,6 +4,10 @@ A change to the workflow that would break orders in flight fails here. To record
 anew (only after a deliberate, versioned change): COMMERCE_RECORD_HISTORIES=1 pytest this file.
 Histories are recorded with clear payloads (the session's keys are new each run); the replayer
 still decodes with the session's codec, which passes clear payloads through, so either kind replays.
+
+Each history replays twice: in the SDK's sandbox, whose restrictions fail a workflow that reads
+the clock, a random source or the environment on any path a history took, and unsandboxed, as the
+worker runs workflows (worker.build_worker).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import asyncpg
 import pytest
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from commerce.payload_codec import EncryptionCodec, encrypted_data_converter, parse_keys
@@ -348,12 +353,16 @@ def _history(case: str) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"order-{case}", path.read_text())
 
 
-def _replayer() -> Replayer:
+def _replayer(runner: WorkflowRunner) -> Replayer:
     codec = EncryptionCodec(parse_keys(TEST_PAYLOAD_KEYS), "test-1")
     return Replayer(
         workflows=[OrderFulfillmentWorkflow, ShipmentTrackingWorkflow, ReturnWorkflow],
         data_converter=encrypted_data_converter(codec),
+        workflow_runner=runner,
     )
+
+
+RUNNERS = {"sandboxed": SandboxedWorkflowRunner(), "unsandboxed": UnsandboxedWorkflowRunner()}
 
 
 @pytest.mark.parametrize(
@@ -364,8 +373,9 @@ def _replayer() -> Replayer:
         *LOCAL_STEPS_CASES,
     ],
 )  # fmt: skip
-async def test_recorded_saga_replays_without_nondeterminism(case: str) -> None:
-    result = await _replayer().replay_workflow(_history(case))
+@pytest.mark.parametrize("runner", RUNNERS)
+async def test_recorded_saga_replays_without_nondeterminism(case: str, runner: str) -> None:
+    result = await _replayer(RUNNERS[runner]).replay_workflow(_history(case))
     assert result.replay_failure is None
 
 
