@@ -21,4 +21,5 @@ def serve(settings: Settings) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        timeout_keep_alive=settings.api_keep_alive_s,
     )

@@ -105,4 +105,5 @@ def serve_codec(settings: Settings) -> None:
         port=settings.codec_port,
         log_config=None,
         proxy_headers=False,
+        timeout_keep_alive=settings.api_keep_alive_s,
     )

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8084, ge=1, le=65535)
+    # Seconds an idle HTTP connection stays open for reuse. Longer than its clients keep one:
+    # httpx 5 s, nginx's upstream keepalive_timeout and an AWS load balancer's idle timeout 60 s.
+    # A server that hangs up first loses the request a client sends as it closes.
+    api_keep_alive_s: int = Field(default=75, ge=1)
     # The API's Prometheus endpoint, off the public port (in development also at /metrics).
     api_metrics_port: int = Field(default=9466, ge=0, le=65535)  # 0 = none
     api_metrics_host: str = "127.0.0.1"

@@ -107,7 +107,12 @@ class Lane:
         self._probe_at = 0.0  # time.monotonic() of the next probe
 
     async def run(self) -> None:
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        # An idle connection is reused for 1 s at most: below the keep-alive of the servers our
+        # customers run (gunicorn 2 s; Node.js, uvicorn, Apache 5 s), which would otherwise hang
+        # up as a delivery is sent on it and fail a healthy endpoint's attempt.
+        limits = httpx.Limits(
+            max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=1.0
+        )
         label = str(self.subscription_id)
         try:
             async with httpx.AsyncClient(timeout=self._policy.timeout, limits=limits) as client:

@@ -1,7 +1,7 @@
 """A real `commerce api` process (uvicorn, httptools) fed 64 MiB bodies: it refuses each one
 without holding it (413 past the size limit; 401 for an anonymous write whose size it cannot know
 before reading, as the token is checked first), so its memory stays where it was (the pod limit
-is 512 Mi)."""
+is 512 Mi). And it keeps an idle connection open longer than a client keeps it for reuse."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.conftest import TEST_JWT_SECRET, TEST_PAYLOAD_KEYS
 HOSTILE_BYTES = 64 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_RSS_GROWTH = 20 * 1024 * 1024
+CLIENT_IDLE_S = httpx.Limits().keepalive_expiry  # httpx reuses an idle connection this long: 5 s
 
 
 def _peak_rss(pid: int) -> int:
@@ -130,3 +132,30 @@ async def test_64_mib_bodies_are_refused_unread_and_the_process_does_not_grow(
     assert grown < MAX_RSS_GROWTH, f"peak RSS grew by {grown / 2**20:.1f} MiB"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         assert (await client.get("/health/live")).status_code == 200
+
+
+def _requests_apart(port: int, idle_s: float) -> list[bytes]:
+    """GET /health/live twice on one connection, `idle_s` seconds apart: each status line, or
+    b"" where the server had closed the connection."""
+    lines = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for pause in (0.0, idle_s):
+            time.sleep(pause)
+            try:
+                sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n")
+                answer = sock.recv(4096)
+            except (BrokenPipeError, ConnectionResetError):
+                answer = b""
+            lines.append(answer.split(b"\r\n")[0])
+    return lines
+
+
+async def test_an_idle_connection_outlives_the_clients_reuse_of_it(
+    api_process: tuple[int, int],
+) -> None:
+    """A client reuses an idle connection until its own expiry (httpx's is 5 s, as is uvicorn's
+    default keep-alive); a server that hangs up first loses the request sent as it closes, with
+    no answer to tell whether it was done (`commerce bench` lost an order so at concurrency 200)."""
+    _, port = api_process
+    lines = await asyncio.to_thread(_requests_apart, port, CLIENT_IDLE_S + 1)
+    assert lines == [b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK"]
