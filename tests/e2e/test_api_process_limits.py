@@ -143,11 +143,29 @@ def _requests_apart(port: int, idle_s: float) -> list[bytes]:
             time.sleep(pause)
             try:
                 sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n")
-                answer = sock.recv(4096)
+                answer = _response(sock)
             except (BrokenPipeError, ConnectionResetError):
                 answer = b""
             lines.append(answer.split(b"\r\n")[0])
     return lines
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body), or what came before the peer closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if not (chunk := sock.recv(4096)):
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length and (chunk := sock.recv(4096)):
+        body += chunk
+    return data
 
 
 async def test_an_idle_connection_outlives_the_clients_reuse_of_it(
