@@ -60,9 +60,3 @@ class CheckoutRefused(Exception):
             self.expected_total = reason.expected_total
             self.total = reason.total
             self.title = "Cart total changed"
-
-
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key already checked out another cart or another request."""
-
-    title = "Idempotency key reused"

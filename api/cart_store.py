@@ -32,12 +32,12 @@ from api.cart_errors import (
     CartBusy,
     CartNotFound,
     CheckoutRefused,
-    IdempotencyKeyReused,
     UnknownProduct,
 )
 from api.cart_swap import CartSwap, Raced, RecentCarts
 from api.cart_view import CartView, CheckoutMark, StoredCart, active_key, cart_key, unix_ms
 from api.catalog_cache import PriceSource
+from api.digests import IdempotencyKeyReused
 from api.metrics import CART_OPERATIONS, CartOperation
 from commerce.settings import Settings
 from domain.cart import (
@@ -216,9 +216,7 @@ class CartStore:
             if stored.status is CartStatus.CONVERTED:
                 return stored
             if read.extra and read.extra[0] not in (None, claim):
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was already used for another request"
-                )
+                raise IdempotencyKeyReused()
             try:
                 cart = stored.to_domain().check_out(read.prices, expected_total)
             except (ProductsNotSold, TotalChanged) as refused:

@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from api.cart_errors import CartAlreadyConverted
 from api.cart_store import CartStore, CheckoutMark, StoredCart
-from api.digests import body_digest
+from api.digests import IdempotencyKeyReused, body_digest
 from api.metrics import ORDERS_PLACED
 from api.order_schemas import CheckoutCreate
 from api.problems import Problem, temporal_unreachable
@@ -79,9 +79,10 @@ class Checkout:
     ) -> CheckoutResult:
         """The order for this request: placed now, or the one an identical request placed.
 
-        Raises Problem 422 (key reused with another request), CartAlreadyConverted (409: cart
-        checked out by another request, naming the retry cart of an order whose payment was
-        never authorized); from the cart store CartNotFound, EmptyOrder, CheckoutRefused."""
+        Raises IdempotencyKeyReused (422: the key sent before with another request),
+        CartAlreadyConverted (409: cart checked out by another request, naming the retry cart of
+        an order whose payment was never authorized); from the cart store CartNotFound,
+        EmptyOrder, CheckoutRefused."""
         try:
             return await self._place(customer_id, body, idempotency_key)
         except CartAlreadyConverted as converted:
@@ -205,10 +206,7 @@ def _refuse_unless_repeat(
     if digest == earlier_digest:
         return
     if key is not None and key == earlier_key:
-        raise Problem(
-            422, "this Idempotency-Key was already used with a different request",
-            title="Idempotency key reused",
-        )  # fmt: skip
+        raise IdempotencyKeyReused()
     raise CartAlreadyConverted(cart_id, order_id)
 
 

@@ -9,6 +9,16 @@ import json
 from pydantic import BaseModel
 
 
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key sent before with another request body (another cart, token, address,
+    amount, ...): 422, the one problem every path that compares the bodies answers."""
+
+    title = "Idempotency key reused"
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used with a different request")
+
+
 def body_digest(body: BaseModel) -> str:
     """SHA-256 hex of the body's canonical JSON (sorted keys, no spaces); fields left out or
     null count alike, so adding an optional field leaves earlier digests as they were."""

@@ -13,11 +13,12 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api.digests import IdempotencyKeyReused
 from api.problems import Problem, temporal_unreachable
-from workflows.after_sale_contract import UPDATE_REQUEST, Decision
+from workflows.after_sale_contract import KEY_REUSED, UPDATE_REQUEST, Decision
 from workflows.contract import TASK_QUEUE
 
 DECISION_WAIT_S = 10.0
@@ -33,8 +34,9 @@ async def request_with_start(
 ) -> Decision | None:
     """Start `workflow` (or join it: a repeat of the request) and send it the request; its
     decision, or None when the workflow already ran to its end (the caller answers from the
-    order's stream). Raises Problem 422 when the workflow refuses the update (an Idempotency-Key
-    reused with another request), 503 when Temporal does not answer in time.
+    order's stream). Raises IdempotencyKeyReused (422) for an Idempotency-Key reused with another
+    request, Problem 422 when the workflow refuses the update otherwise, 503 when Temporal does
+    not answer in time.
 
     A request with a `digest` is sent under an update id that includes it: Temporal answers a
     repeated update id with its first result without asking the workflow, so only another id
@@ -65,6 +67,8 @@ async def request_with_start(
         await _refuse_other_body(temporal, workflow_id, digest)
         return None
     except WorkflowUpdateFailedError as refused:
+        if isinstance(refused.cause, ApplicationError) and refused.cause.type == KEY_REUSED:
+            raise IdempotencyKeyReused() from refused
         raise Problem(422, str(refused.cause or refused)) from refused
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as slow:
         problem = Problem(503, "Temporal did not answer in time; repeat the request")
@@ -84,7 +88,7 @@ async def _refuse_other_body(temporal: Client, workflow_id: str, digest: str) ->
         return
     kept = (await (await temporal.get_workflow_handle(workflow_id).describe()).memo()).get("digest")
     if kept not in (None, digest):
-        raise Problem(422, "this Idempotency-Key was already used with a different request")
+        raise IdempotencyKeyReused()
 
 
 def refuse_unless_accepted(decision: Decision) -> None:

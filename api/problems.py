@@ -20,9 +20,9 @@ from api.cart_errors import (
     CartBusy,
     CartNotFound,
     CheckoutRefused,
-    IdempotencyKeyReused,
     UnknownProduct,
 )
+from api.digests import IdempotencyKeyReused
 from commerce.logs import current_request_id
 from commerce.redaction import redacted
 from domain import errors

@@ -45,6 +45,9 @@ UPDATE_RECEIVE_RETURN = "receive"
 UPDATE_RETRY_STEP = "retry"
 SIGNAL_RETURN_DELIVERED = "return_delivered"
 QUERY_PROGRESS = "progress"
+# The error type of an UPDATE_REQUEST refused for its Idempotency-Key's other body: the API
+# answers it as every other reuse of a key (api.digests.IdempotencyKeyReused).
+KEY_REUSED = "IdempotencyKeyReused"
 
 
 def cancellation_workflow_id(order_id: str) -> str:

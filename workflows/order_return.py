@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.after_sale_contract import (
+        KEY_REUSED,
         QUERY_PROGRESS,
         RETURN_WORKFLOW,
         SIGNAL_RETURN_DELIVERED,
@@ -111,7 +112,7 @@ class ReturnWorkflow(PostSaleSteps):
         if request.digest != self._request.digest:
             raise ApplicationError(
                 "this Idempotency-Key was already used with a different request",
-                type="IdempotencyKeyReused",
+                type=KEY_REUSED,
             )
 
     @workflow.update(name=UPDATE_APPROVE_RETURN)

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.after_sale_contract import (
+        KEY_REUSED,
         QUERY_PROGRESS,
         REFUND_WORKFLOW,
         UPDATE_REQUEST,
@@ -46,7 +47,7 @@ class RefundWorkflow(PostSaleSteps):
         if request.digest != self._request.digest:
             raise ApplicationError(
                 "this Idempotency-Key was already used with a different request",
-                type="IdempotencyKeyReused",
+                type=KEY_REUSED,
             )
 
     @workflow.update(name=UPDATE_RETRY_STEP)

@@ -17,6 +17,19 @@ ADDRESS = {
     "country": "US",
 }
 TERMINAL = {"completed", "failed", "cancelled"}
+# What every request refused for an Idempotency-Key reused with another body answers.
+KEY_REUSED = {
+    "status": 422,
+    "title": "Idempotency key reused",
+    "detail": "this Idempotency-Key was already used with a different request",
+}
+
+
+def assert_key_reused(answer: httpx.Response) -> None:
+    """The one problem a reused Idempotency-Key gets, whichever path refused it."""
+    assert answer.headers["content-type"] == "application/problem+json", answer.text
+    body = answer.json()
+    assert {field: body.get(field) for field in KEY_REUSED} == KEY_REUSED, answer.text
 
 
 async def filled_cart(http: httpx.AsyncClient, who: Caller, *lines: tuple[str, int]) -> str:

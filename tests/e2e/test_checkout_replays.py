@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.checkout_support import sagas_settle  # noqa: F401 (a fixture)
 from tests.e2e.conftest import Caller, CreateProduct
-from tests.e2e.orders_support import checkout_body, filled_cart
+from tests.e2e.orders_support import assert_key_reused, checkout_body, filled_cart
 
 pytestmark = pytest.mark.usefixtures("sagas_settle")
 ORDERS = "/api/v1/orders/"
@@ -84,6 +84,7 @@ async def test_a_key_reused_at_once_on_another_cart_is_422_and_that_cart_stays_a
             *(http.post(ORDERS, json=checkout_body(c), headers=headers) for c in carts)
         )
         assert sorted(a.status_code for a in answers) == [202, 422], [a.text for a in answers]
+        assert_key_reused(next(a for a in answers if a.status_code == 422))
         refused = carts[[a.status_code for a in answers].index(422)]
         shown = (await http.get(f"/api/v1/cart/{refused}", headers=customer.headers)).json()
         assert (shown["status"], shown["order_id"]) == ("active", None)

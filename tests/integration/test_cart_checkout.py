@@ -10,8 +10,9 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from api.cart_errors import CheckoutRefused, IdempotencyKeyReused, UnknownProduct
+from api.cart_errors import CheckoutRefused, UnknownProduct
 from api.cart_store import CartStore, CheckoutMark
+from api.digests import IdempotencyKeyReused
 from commerce.settings import Settings
 from eventstore.catalog import Catalog
 
