@@ -19,12 +19,14 @@ from commerce.embedded import free_port
 
 @dataclass(frozen=True)
 class Received:
-    """One request as the receiver got it; `at` is its arrival (Unix seconds)."""
+    """One request as the receiver got it; `at` is its arrival (Unix seconds); `peer_port` the
+    sender's port, which tells its connections apart."""
 
     path: str
     headers: dict[str, str]
     body: bytes
     at: float
+    peer_port: int = 0
 
     @property
     def event(self) -> dict[str, Any]:
@@ -94,7 +96,8 @@ class WebhookReceiver:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request = Received(scope["path"], headers, body, time.time())
+        peer = scope.get("client") or ("", 0)
+        request = Received(scope["path"], headers, body, time.time(), peer[1])
         async with self._arrived:
             self.received.append(request)
             self._arrived.notify_all()
