@@ -154,7 +154,7 @@ def build_worker(
     replayed from its history when its next event arrives.
 
     Workflows run outside the SDK's sandbox (`UnsandboxedWorkflowRunner`): the sandbox cost
-    15 ms of the worker's 64 ms of CPU per order (docs/benchmarks.md, "The workflow sandbox"),
+    15 ms of the worker's 64 ms of CPU per order (docs/benchmarks.md, runs 9 and 10),
     re-importing the workflow's module for every run and exec'ing a code string for every payload
     it encodes. What it checked is checked where it costs no order anything: every recorded
     history replays under the sandbox (tests/integration/test_workflow_replay.py), and
