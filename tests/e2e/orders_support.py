@@ -54,6 +54,17 @@ def checkout_body(cart_id: str, token: str = "tok_ok", **address: str) -> dict[s
     }
 
 
+async def place_order(
+    http: httpx.AsyncClient, who: Caller, *lines: tuple[str, int], token: str = "tok_ok"
+) -> str:
+    """A new cart with `lines`, checked out (202): the order's id."""
+    cart_id = await filled_cart(http, who, *lines)
+    placed = await http.post("/api/v1/orders/", json=checkout_body(cart_id, token),
+                             headers=who.headers)  # fmt: skip
+    assert placed.status_code == 202, placed.text
+    return str(placed.json()["id"])
+
+
 async def wait_for_status(
     http: httpx.AsyncClient,
     who: Caller,

@@ -18,7 +18,7 @@ from api.app import create_app
 from commerce.settings import Settings
 from eventstore.projections import Projector
 from tests.e2e.conftest import Caller, CreateProduct
-from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
+from tests.e2e.orders_support import checkout_body, filled_cart, place_order, wait_for_status
 from workflows.contract import order_workflow_id
 
 pytestmark = pytest.mark.usefixtures("saga_worker")
@@ -98,10 +98,7 @@ async def _attempts(temporal: Client, order_id: str, activity: str) -> int:
 
 async def _place(http: httpx.AsyncClient, who: Caller, create_product: CreateProduct) -> str:
     sku = str((await create_product(stock=5))["sku"])
-    cart_id = await filled_cart(http, who, (sku, 2))
-    placed = await http.post("/api/v1/orders/", json=checkout_body(cart_id), headers=who.headers)
-    assert placed.status_code == 202
-    return str(placed.json()["id"])
+    return await place_order(http, who, (sku, 2))
 
 
 @pytest.mark.usefixtures("shipping_down")

@@ -21,7 +21,7 @@ from commerce.embedded import free_port
 from commerce.settings import Settings
 from commerce.webhook_receiver import Received, WebhookReceiver
 from tests.e2e.conftest import Caller, CreateProduct
-from tests.e2e.orders_support import checkout_body, filled_cart, wait_for_status
+from tests.e2e.orders_support import place_order, wait_for_status
 from tests.e2e.webhooks.conftest import (
     Dispatching,
     Subscribe,
@@ -37,11 +37,7 @@ async def _order(
     http: httpx.AsyncClient, who: Caller, create_product: CreateProduct, token: str
 ) -> dict[str, Any]:
     sku = str((await create_product(stock=5))["sku"])
-    cart_id = await filled_cart(http, who, (sku, 2))
-    placed = await http.post("/api/v1/orders/", json=checkout_body(cart_id, token),
-                             headers=who.headers)  # fmt: skip
-    assert placed.status_code == 202, placed.text
-    return await wait_for_status(http, who, placed.json()["id"])
+    return await wait_for_status(http, who, await place_order(http, who, (sku, 2), token=token))
 
 
 async def _carrier(http: httpx.AsyncClient, settings: Settings, order_id: str, status: str) -> None:
