@@ -193,14 +193,15 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "--soak", type=_soak_orders, nargs="?", const=5_000, default=None, metavar="N",
         help="instead: N orders (5,000 when N is left out), sampled at every 10%%: latency, RSS"
-        " and bytes per order of the last 10%% against the first",
+        " and bytes per order of the last 10%% against the first; after each 10%%, as many bare"
+        " workflows on the same servers, their latency and CPU per order by process beside ours",
     )  # fmt: skip
     bench.add_argument(
         "--soak-concurrency",
         type=_positive,
         default=50,
         metavar="C",
-        help="orders in flight during --soak (default 50)",
+        help="orders (and bare workflows) in flight during --soak (default 50)",
     )
     bench.add_argument("--json", dest="json_path", default=None, help="also write results here")
     bench.add_argument(

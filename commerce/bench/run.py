@@ -12,7 +12,8 @@ whatever the settings name, and stops them however it ends. Sections:
   round trips, bytes stored) beside the bare workflow's, first, on the one worker.
 
 `--soak N` runs none of these but N orders on the same servers, worker and API, sampled at every
-10% (`commerce.bench.soak`, `commerce.bench.soak_report`).
+10%, each tenth followed by as many bare workflows (`commerce.bench.soak`,
+`commerce.bench.soak_report`, `commerce.bench.soak_text`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from commerce.bench.eventstore import bench_event_store
 from commerce.bench.measure import Row
 from commerce.bench.report import load_average, machine, machine_line, table, write_json
 from commerce.bench.soak import bench_soak
-from commerce.bench.soak_report import soak_lines, soak_rows
+from commerce.bench.soak_report import soak_rows
+from commerce.bench.soak_text import soak_lines
 from commerce.bench.sweep import bench_orders
 from commerce.bench.webhooks import bench_webhooks
 from commerce.bench.work_rows import bench_work
@@ -76,11 +78,15 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+def _bytecode_cache(settings: Settings) -> None:
+    """The bare workflow's sandbox re-imports its module per run too: same bytecode cache as the
+    children get (commerce.bench.app), so neither side compiles source per workflow."""
+    sys.dont_write_bytecode, sys.pycache_prefix = False, str(settings.data_dir / "pycache")
+
+
 async def _sections(settings: Settings, quick: bool) -> list[Row]:
     rows: list[Row] = []
-    # The bare workflow's sandbox re-imports its module per run too: same bytecode cache as the
-    # children get (commerce.bench.app), so neither side compiles source per workflow.
-    sys.dont_write_bytecode, sys.pycache_prefix = False, str(settings.data_dir / "pycache")
+    _bytecode_cache(settings)
     async with running_infrastructure(settings, throwaway=True, statement_statistics=True):
         await migrate(settings)
         say("# servers up; event store appends ...")
@@ -101,13 +107,14 @@ async def _sections(settings: Settings, quick: bool) -> list[Row]:
 
 
 async def _soak(settings: Settings, count: int, concurrency: int) -> list[Row]:
+    _bytecode_cache(settings)
     async with running_infrastructure(settings, throwaway=True, statement_statistics=True):
         await migrate(settings)
         temporal = await connect_temporal(settings)
         async with running_app(settings, temporal) as app:
             pids = ", ".join(f"{name} pid {pid}" for name, pid in app.pids().items())
             say(f"# worker and API up ({pids}); {count:,} orders at concurrency {concurrency}, "
-                "sampled at every 10% ...")  # fmt: skip
+                "sampled at every 10%, each slice followed by as many bare workflows ...")  # fmt: skip
             return soak_rows(await bench_soak(settings, temporal, app, count, concurrency))
 
 

@@ -1,16 +1,21 @@
 """A soak held to the issue's rule, nothing may grow per order except the data itself: result
-rows of section "soak" (every sample kept, for `--json`) and the text `commerce bench --soak`
-prints, each target with "ok" or "MISSED" and one verdict line.
+rows of section "soak" (every sample kept, for `--json`), each with its target and whether it is
+met; `commerce.bench.soak_text` prints them.
+
+The targets hold our orders only. The bare workflows run beside each slice are the yardstick:
+their figures sit in a `bare` field of the orders, latency and Temporal bytes rows, and the rows
+of kind "cpu" (CPU milliseconds per order by process, per slice, ours and the bare workflow's)
+carry no target.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from commerce.bench.cpu import ROLES
 from commerce.bench.measure import Measurement, Row
 from commerce.bench.soak import Soak
 
@@ -26,6 +31,8 @@ RSS_WARM_ORDERS = 1_000  # ... the sample at order 1,000 (half way in a soak und
 MAX_BYTES_RATIO = 1.10  # bytes stored per order in the last 10% within 10% of the first's:
 #                         every order writes the same events and rows; pages fill unevenly
 LATENCY = "latency (checkout → completed)"
+BARE_LATENCY = "bare workflow latency (start → result)"
+ALL = "all"  # the CPU row summing every process
 STORES = {  # sample field: (row name, column in the samples table)
     "event_store_bytes": ("event store (events, indexes, TOAST)", "events B/order"),
     "database_bytes": ("PostgreSQL database (pg_database_size)", "database B/order"),
@@ -34,8 +41,9 @@ STORES = {  # sample field: (row name, column in the samples table)
 
 
 def soak_rows(soak: Soak) -> list[Row]:
-    """The orders, latency, per-process RSS and per-store bytes rows, each with its target."""
-    return [_orders(soak), _latency(soak), *_rss(soak), *_bytes(soak)]
+    """The orders, latency, per-process RSS and per-store bytes rows, each with its target;
+    then the CPU rows, one per process and one for all of them, without one."""
+    return [_orders(soak), _latency(soak), *_rss(soak), *_bytes(soak), *_cpu(soak)]
 
 
 def _row(kind: str, name: str, target: str, met: bool | None, **figures: Any) -> Row:
@@ -46,16 +54,20 @@ def _row(kind: str, name: str, target: str, met: bool | None, **figures: Any) ->
 
 
 def _orders(soak: Soak) -> Row:
-    done = sum(s.ops for s in soak.slices)
-    failed = sum(s.errors for s in soak.slices)
-    elapsed = sum(s.elapsed_s for s in soak.slices)
-    first_error = next((s.first_error for s in soak.slices if s.first_error), None)
+    ours = _totals(soak.slices)
     return _row(
-        "orders", "orders completed", "every order completed", failed == 0,
-        count=done, errors=failed, concurrency=soak.concurrency, warm_up=soak.warm_up,
-        rate=round(done / elapsed, 2) if elapsed else 0.0, elapsed_s=round(elapsed, 1),
-        first_error=first_error, samples=[dataclasses.asdict(s) for s in soak.samples],
+        "orders", "orders completed", "every order completed", ours["errors"] == 0, **ours,
+        concurrency=soak.concurrency, warm_up=soak.warm_up,
+        samples=[dataclasses.asdict(s) for s in soak.samples],
+        bare=_totals([b.measured for b in soak.bare]),
     )  # fmt: skip
+
+
+def _totals(slices: Sequence[Measurement]) -> dict[str, Any]:
+    done, elapsed = sum(s.ops for s in slices), sum(s.elapsed_s for s in slices)
+    return {"count": done, "errors": sum(s.errors for s in slices),
+            "rate": round(done / elapsed, 2) if elapsed else 0.0, "elapsed_s": round(elapsed, 1),
+            "first_error": next((s.first_error for s in slices if s.first_error), None)}  # fmt: skip
 
 
 def _slice(orders: int, measured: Measurement) -> dict[str, Any]:
@@ -70,17 +82,29 @@ def _ratio(last: float | None, first: float | None) -> float | None:
 
 
 def _latency(soak: Soak) -> Row:
-    slices = [_slice(s.orders, m) for s, m in zip(soak.samples[1:], soak.slices, strict=True)]
-    first, last = slices[0], slices[-1]
-    p50_ratio = _ratio(last["p50_ms"], first["p50_ms"])
+    """Our latency held to the target; the bare workflows' beside it, figured the same way
+    (each slice's at the orders placed before it ran, so both sides share an x-axis)."""
+    ours = _latencies(soak, soak.slices)
+    bare = {"name": BARE_LATENCY, **_latencies(soak, [b.measured for b in soak.bare])}
+    p50_ratio = ours["p50_ratio"]
     return _row(
         "latency", LATENCY, f"last-10% p50 <= {MAX_P50_RATIO:g}x first-10%",
-        p50_ratio is not None and p50_ratio <= MAX_P50_RATIO, slices=slices,
-        first={"p50_ms": first["p50_ms"], "p99_ms": first["p99_ms"]},
-        last={"p50_ms": last["p50_ms"], "p99_ms": last["p99_ms"]},
-        p50_ratio=p50_ratio, p99_ratio=_ratio(last["p99_ms"], first["p99_ms"]),
-        p50_trend_ms_per_1000=_trend([(s["orders"], s["p50_ms"]) for s in slices]),
+        p50_ratio is not None and p50_ratio <= MAX_P50_RATIO, **ours, bare=bare,
+        p50_ratio_beyond_bare=_ratio(p50_ratio, bare["p50_ratio"]),
     )  # fmt: skip
+
+
+def _latencies(soak: Soak, measured: Sequence[Measurement]) -> dict[str, Any]:
+    slices = [_slice(s.orders, m) for s, m in zip(soak.samples[1:], measured, strict=True)]
+    first, last = slices[0], slices[-1]
+    return {
+        "slices": slices,
+        "first": {"p50_ms": first["p50_ms"], "p99_ms": first["p99_ms"]},
+        "last": {"p50_ms": last["p50_ms"], "p99_ms": last["p99_ms"]},
+        "p50_ratio": _ratio(last["p50_ms"], first["p50_ms"]),
+        "p99_ratio": _ratio(last["p99_ms"], first["p99_ms"]),
+        "p50_trend_ms_per_1000": _trend([(s["orders"], s["p50_ms"]) for s in slices]),
+    }
 
 
 def _trend(points: list[tuple[int, float]]) -> float | None:
@@ -111,103 +135,72 @@ def _rss(soak: Soak) -> list[Row]:
 
 
 def _bytes(soak: Soak) -> list[Row]:
+    """Bytes per order of each store, slice by slice. The bare workflows write to the Temporal
+    dev server's file only: its growth over a slice of ours counts from the reading after the
+    bare slice before it, and the bare slices' own growth is kept beside it (`bare`)."""
     rows = []
     for key, (name, column) in STORES.items():
-        sizes = [getattr(s, key) for s in soak.samples]
-        if None in sizes:  # a dev server without a file: nothing to weigh
+        after = [getattr(s, key) for s in soak.samples[1:]]
+        if key == "temporal_db_bytes":
+            before = soak.temporal_bytes_before()
+        else:
+            before = [getattr(s, key) for s in soak.samples[:-1]]
+        if None in after or None in before:  # a dev server without a file: nothing to weigh
             continue
-        windows = [
-            {"orders": after.orders, "bytes": grown, "bytes_per_order": round(grown / m.ops, 1)}
-            for after, m, grown in zip(
-                soak.samples[1:], soak.slices, (b - a for a, b in itertools.pairwise(sizes)),
-                strict=True,
-            )
-            if m.ops
-        ]  # fmt: skip
+        windows = _windows(soak, before, after, soak.slices)
         first, last = windows[0]["bytes_per_order"], windows[-1]["bytes_per_order"]
         ratio = _ratio(last, first)
         met = ratio <= MAX_BYTES_RATIO if ratio is not None else last <= first
+        extra: dict[str, Any] = {}
+        if key == "temporal_db_bytes":
+            bare = [b.measured for b in soak.bare]
+            bare_windows = _windows(soak, after, [b.temporal_db_bytes for b in soak.bare], bare)
+            bare_first, bare_last = (bare_windows[i]["bytes_per_order"] if bare_windows else None
+                                     for i in (0, -1))  # fmt: skip
+            extra["bare"] = {"windows": bare_windows, "first": bare_first, "last": bare_last,
+                             "ratio": _ratio(bare_last, bare_first)}  # fmt: skip
         rows.append(_row(
             "bytes", f"{name} bytes per order",
             f"last-10% <= {MAX_BYTES_RATIO:g}x first-10%", met, column=column, windows=windows,
-            first=first, last=last, ratio=ratio,
+            first=first, last=last, ratio=ratio, **extra,
         ))  # fmt: skip
     return rows
 
 
-def soak_lines(rows: Sequence[Row]) -> str:
-    """The samples, one line per 10% of the orders; each target with ok or MISSED; the verdict."""
-    soak = {(row["kind"], row.get("process") or row["name"]): row
-            for row in rows if row.get("section") == "soak"}  # fmt: skip
-    orders, latency = soak["orders", "orders completed"], soak["latency", LATENCY]
-    head = (f"# soak: {orders['count']:,} orders completed, {orders['errors']} failed, at "
-            f"concurrency {orders['concurrency']} after {orders['warm_up']} warm-up orders; "
-            f"{orders['elapsed_s']:,.0f} s, {orders['rate']:,.1f} orders/s")  # fmt: skip
-    trend = latency["p50_trend_ms_per_1000"]
-    slope = (
-        [] if trend is None else [f"# p50 trend over the slices: {trend:+,.0f} ms per 1,000 orders"]
-    )
-    lines = [head, *_samples(orders, latency, soak), *slope, "", *_targets(list(soak.values()))]
-    return "\n".join(lines)
+def _windows(
+    soak: Soak, before: Sequence[int | None], after: Sequence[int | None],
+    measured: Sequence[Measurement],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Bytes grown per slice (`after - before`) and per operation, labelled by the sample's
+    orders; slices with no completed operation left out."""
+    return [
+        {"orders": sample.orders, "bytes": b - a, "bytes_per_order": round((b - a) / m.ops, 1)}
+        for sample, m, a, b in zip(soak.samples[1:], measured, before, after, strict=True)
+        if m.ops and a is not None and b is not None
+    ]
 
 
-def _samples(orders: Row, latency: Row, soak: dict[tuple[str, str], Row]) -> list[str]:
-    processes = [row for (kind, _), row in soak.items() if kind == "rss"]
-    stores = [row for (kind, _), row in soak.items() if kind == "bytes"]
-    header = ("orders", "s", "orders/s", "p50 ms", "p99 ms",
-              *(f"{row['process']} MiB" for row in processes),
-              *(row["column"] for row in stores))  # fmt: skip
-    lines = [header]
-    for n, sample in enumerate(orders["samples"]):
-        timed = latency["slices"][n - 1] if n else {}
-        stored = [next((w for w in row["windows"] if w["orders"] == sample["orders"]), None)
-                  for row in stores]  # fmt: skip
-        lines.append((
-            f"{sample['orders']:,}", f"{sample['elapsed_s']:,.0f}", _num(timed.get("rate")),
-            _num(timed.get("p50_ms"), 0), _num(timed.get("p99_ms"), 0),
-            *(_num(mib, 1) for mib in sample["rss_mib"].values()),
-            *(_num(w["bytes_per_order"], 0) if w else "-" for w in stored),
-        ))  # fmt: skip
-    return _aligned(lines)
+def _cpu(soak: Soak) -> list[Row]:
+    """CPU milliseconds per order by process (`commerce.bench.cpu.ROLES`) and in all, per
+    slice: ours per order, the bare slice's per bare workflow (the API idle meanwhile)."""
+    ours = [_per_order(used, m.ops) for used, m in zip(soak.cpu_s, soak.slices, strict=True)]
+    bare = [_per_order(b.cpu_s, b.measured.ops) for b in soak.bare]
+    rows = []
+    for role, label in (*ROLES.items(), (ALL, "all of them")):
+        slices = [{"orders": s.orders, "ours_ms": o[role], "bare_ms": b[role]}
+                  for s, o, b in zip(soak.samples[1:], ours, bare, strict=True)]  # fmt: skip
+        first, last = slices[0], slices[-1]
+        rows.append({
+            "section": "soak", "kind": "cpu", "name": f"CPU ms per order: {label}",
+            "role": role, "slices": slices,
+            "first": {"ours_ms": first["ours_ms"], "bare_ms": first["bare_ms"]},
+            "last": {"ours_ms": last["ours_ms"], "bare_ms": last["bare_ms"]},
+            "ours_ratio": _ratio(last["ours_ms"], first["ours_ms"]),
+            "bare_ratio": _ratio(last["bare_ms"], first["bare_ms"]),
+        })  # fmt: skip
+    return rows
 
 
-def _targets(rows: Sequence[Row]) -> list[str]:
-    lines = [("measurement", "from", "to", "change", "target", "")]
-    for row in rows:
-        if row["kind"] == "orders":
-            figures = ("", f"{row['count']:,} of {row['count'] + row['errors']:,}",
-                       f"{row['errors']} failed")  # fmt: skip
-        elif row["kind"] == "latency":
-            first, last = row["first"], row["last"]
-            figures = (f"p50 {first['p50_ms']:,.0f} / p99 {first['p99_ms']:,.0f} ms",
-                       f"p50 {last['p50_ms']:,.0f} / p99 {last['p99_ms']:,.0f} ms",
-                       f"p50 {_x(row['p50_ratio'])}, p99 {_x(row['p99_ratio'])}")  # fmt: skip
-        elif row["kind"] == "rss":
-            growth = "-" if row["growth"] is None else f"{row['growth']:+.1%}"
-            figures = (f"{row['from_mib']:,.1f} MiB", f"{row['end_mib']:,.1f} MiB", growth)
-        else:
-            figures = (f"{row['first']:,.0f} B", f"{row['last']:,.0f} B", _x(row["ratio"]))
-        verdict = ("ok" if row["target_met"] else "MISSED") if "target_met" in row else ""
-        lines.append((row["name"], *figures, row["target"], verdict))
-    missed = [row["name"] for row in rows if row.get("target_met") is False]
-    verdict = (
-        "MISSED: " + "; ".join(missed) if missed else "ok, nothing grew per order but the data"
-    )
-    return [*_aligned(lines), f"soak verdict: {verdict}"]
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _x(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.2f}x"
-
-
-def _aligned(lines: Sequence[tuple[str, ...]]) -> list[str]:
-    """Columns padded to their widest cell: text left, figures right, a rule under the header."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip()
-            for line in lines]  # fmt: skip
-    return [text[0], "  ".join("-" * w for w in widths), *text[1:]]
+def _per_order(seconds: dict[str, float], count: int) -> dict[str, float | None]:
+    used = {role: seconds.get(role, 0.0) for role in ROLES} | {ALL: sum(seconds.values())}
+    return {role: round(1000 * s / count, 1) if count else None for role, s in used.items()}

@@ -1,5 +1,6 @@
 """`commerce bench --soak N` as a user runs it: N orders on the bench's own servers, sampled at
-every 10%, and a verdict on whether anything grew per order but the data.
+every 10%, each tenth followed by as many bare workflows, and a verdict on whether anything grew
+per order but the data, with the bare workflow's growth beside ours.
 
 The soak's targets are reported by the bench, never asserted here: a test must not fail on a busy
 box. What is checked is that every sample, row and verdict line is there.
@@ -61,17 +62,49 @@ def test_soak_samples_every_tenth_of_the_orders_and_gives_a_verdict(tmp_path: Pa
     for row in stores:
         assert [w["orders"] for w in row["windows"]] == tenths[1:], row
         assert sum(w["bytes"] for w in row["windows"]) > 0, row
-    for row in report["rows"]:
+    targets = [row for row in report["rows"] if row["kind"] != "cpu"]
+    for row in targets:
         assert isinstance(row["target_met"], bool), row
+    _check_bare(rows, tenths)
     text = done.stdout
     assert f"# soak: {ORDERS} orders completed, 0 failed, at concurrency {CONCURRENCY}" in text
-    for row in report["rows"]:
+    assert f"same servers: {ORDERS} completed, 0 failed" in text
+    for row in targets:
         verdict = "ok" if row["target_met"] else "MISSED"
         assert any(line.startswith(row["name"]) and line.endswith(verdict)
                    for line in text.splitlines()), row["name"]  # fmt: skip
-    assert [line for line in text.splitlines() if line.startswith("soak verdict: ")] == [
+    lines = text.splitlines()
+    verdicts = [n for n, line in enumerate(lines) if line.startswith("soak verdict: ")]
+    assert [lines[n] for n in verdicts] == [
         "soak verdict: ok, nothing grew per order but the data"
-        if all(row["target_met"] for row in report["rows"])
+        if all(row["target_met"] for row in targets)
         else "soak verdict: MISSED: "
-        + "; ".join(row["name"] for row in report["rows"] if not row["target_met"])
+        + "; ".join(row["name"] for row in targets if not row["target_met"])
     ]
+    assert lines[verdicts[0] + 1].startswith("beside it, the bare workflow on the same servers: ")
+    assert any(line.startswith("Temporal dev server") for line in lines)
+
+
+def _check_bare(rows: dict[tuple[str, str], dict], tenths: list[int]) -> None:
+    """Every bare workflow completed, timed and weighed like our orders; CPU per order by
+    process on both sides, each slice's."""
+    bare = rows["orders", "orders completed"]["bare"]
+    assert (bare["count"], bare["errors"]) == (ORDERS, 0) and bare["rate"] > 0
+    latency = rows["latency", "latency (checkout → completed)"]["bare"]
+    assert [s["orders"] for s in latency["slices"]] == tenths[1:]
+    assert all(len(s["latencies_ms"]) == ORDERS // 10 for s in latency["slices"])
+    assert 0 < latency["first"]["p50_ms"] <= latency["first"]["p99_ms"]
+    assert latency["p50_ratio"] > 0
+    temporal_bytes = rows["bytes", "Temporal dev server SQLite (pages in use) bytes per order"]
+    assert sum(w["bytes"] for w in temporal_bytes["bare"]["windows"]) > 0
+    cpu = {row["role"]: row for (kind, _), row in rows.items() if kind == "cpu"}
+    assert set(cpu) == {"temporal", "worker", "api", "postgres", "redis", "driver", "all"}
+    for row in cpu.values():
+        assert [s["orders"] for s in row["slices"]] == tenths[1:], row
+    for end in ("first", "last"):
+        # Processes that work on every order; the idle API's share of a bare slice may read 0.
+        for role in ("temporal", "worker", "api", "postgres", "all"):
+            assert cpu[role][end]["ours_ms"] > 0, (role, cpu[role])
+        for role in ("temporal", "driver", "all"):
+            assert cpu[role][end]["bare_ms"] > 0, (role, cpu[role])
+        assert cpu["all"][end]["ours_ms"] >= cpu["temporal"][end]["ours_ms"]
