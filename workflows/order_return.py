@@ -18,7 +18,6 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.after_sale_contract import (
-        KEY_REUSED,
         QUERY_PROGRESS,
         RETURN_WORKFLOW,
         SIGNAL_RETURN_DELIVERED,
@@ -37,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnReview,
         ReturnStep,
     )
-    from workflows.post_sale import DECIDE_RETRY, PostSaleSteps
+    from workflows.post_sale import DECIDE_RETRY, PostSaleSteps, refuse_another_body
     from workflows.saga_undo import STEP_TIMEOUT
 
 RETURN_STATUS = SearchAttributeKey.for_keyword("ReturnStatus")
@@ -109,11 +108,7 @@ class ReturnWorkflow(PostSaleSteps):
 
     @request.validator
     def _validate_request(self, request: ReturnRequest) -> None:
-        if request.digest != self._request.digest:
-            raise ApplicationError(
-                "this Idempotency-Key was already used with a different request",
-                type=KEY_REUSED,
-            )
+        refuse_another_body(self._request.digest, request.digest)
 
     @workflow.update(name=UPDATE_APPROVE_RETURN)
     async def approve(self) -> Decision:

@@ -12,6 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.after_sale_contract import KEY_REUSED
     from workflows.after_sale_inputs import (
         Decision,
         Progress,
@@ -24,6 +25,16 @@ with workflow.unsafe.imports_passed_through():
 DECIDE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=20)
 # A request whose deciding never finished (the caller gave up) ends the workflow after this.
 DECISION_WAIT = timedelta(minutes=10)
+
+
+def refuse_another_body(first_digest: str, digest: str) -> None:
+    """The `UPDATE_REQUEST` validator's rule for refunds and returns: a request under the same
+    Idempotency-Key must carry the first request's body digest. Raises ApplicationError of type
+    `KEY_REUSED` (the API answers 422 "Idempotency key reused")."""
+    if digest != first_digest:
+        raise ApplicationError(
+            "this Idempotency-Key was already used with a different request", type=KEY_REUSED
+        )
 
 
 class PostSaleSteps:

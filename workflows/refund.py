@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.after_sale_contract import (
-        KEY_REUSED,
         QUERY_PROGRESS,
         REFUND_WORKFLOW,
         UPDATE_REQUEST,
@@ -19,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         RefundRequest,
     )
-    from workflows.post_sale import PostSaleSteps
+    from workflows.post_sale import PostSaleSteps, refuse_another_body
 
 
 @workflow.defn(name=REFUND_WORKFLOW)
@@ -44,11 +42,7 @@ class RefundWorkflow(PostSaleSteps):
 
     @request.validator
     def _validate_request(self, request: RefundRequest) -> None:
-        if request.digest != self._request.digest:
-            raise ApplicationError(
-                "this Idempotency-Key was already used with a different request",
-                type=KEY_REUSED,
-            )
+        refuse_another_body(self._request.digest, request.digest)
 
     @workflow.update(name=UPDATE_RETRY_STEP)
     async def retry(self) -> str:
